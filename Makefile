@@ -1,0 +1,29 @@
+# The two commands of the README:
+#   make book   build the book to HTML in _build/html (warnings are errors)
+#   make test   run every test: the unit tests and nbval re-executing every notebook
+# Both first build a virtual environment from requirements.txt (once; again when it changes).
+
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+.PHONY: book test notebooks clean
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+book: $(VENV)/.installed
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+test: $(VENV)/.installed
+	$(BIN)/pytest
+
+# For authors: re-execute every chapter in place, so that its stored outputs are current.
+notebooks: $(VENV)/.installed
+	cd book && for nb in *.ipynb; do ../$(BIN)/jupyter execute --inplace "$$nb" || exit 1; done
+
+clean:
+	rm -rf _build

@@ -1,0 +1,84 @@
+"""The data sets of the book, shipped inside the package (chapter 2, *The model and the data*).
+
+Every loader reads a CSV file from ``lmm_teach/data``; nothing is downloaded. The provenance of
+each file is in ``lmm_teach/data/PROVENANCE.md``. Grouping factors are read as text, so that a
+grouping column is always a factor, never a number.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import pandas as pd
+
+_GROUPING_COLUMNS = {
+    "rail": ["Rail"],
+    "dyestuff": ["Batch"],
+    "dyestuff2": ["Batch"],
+    "sleepstudy": ["Subject"],
+    "penicillin": ["plate", "sample"],
+    "pastes": ["batch", "cask", "sample"],
+    "cbpp": ["herd", "period"],
+}
+
+
+def _read_csv(name: str) -> pd.DataFrame:
+    """Read ``lmm_teach/data/<name>.csv`` with its grouping columns as text."""
+    text_columns = {column: str for column in _GROUPING_COLUMNS[name]}
+    with resources.files("lmm_teach").joinpath("data").joinpath(f"{name}.csv").open("r") as handle:
+        return pd.read_csv(handle, dtype=text_columns)
+
+
+def load_rail() -> pd.DataFrame:
+    """Travel time of ultrasonic waves along six rails, three measurements each.
+
+    Columns ``Rail`` (text, ``"1"`` to ``"6"``) and ``travel`` (nanoseconds minus 36,100).
+    Source: nlme ``Rail`` (Devore 2000; Pinheiro & Bates 2000, section 1.1).
+    """
+    return _read_csv("rail")
+
+
+def load_dyestuff() -> pd.DataFrame:
+    """Yield of dyestuff from six batches of an intermediate product (lme4 ``Dyestuff``)."""
+    return _read_csv("dyestuff")
+
+
+def load_dyestuff2() -> pd.DataFrame:
+    """Simulated yields whose batch variance is estimated as zero (lme4 ``Dyestuff2``)."""
+    return _read_csv("dyestuff2")
+
+
+def load_sleepstudy() -> pd.DataFrame:
+    """Reaction times of 18 subjects over 10 days of sleep deprivation (lme4 ``sleepstudy``)."""
+    return _read_csv("sleepstudy")
+
+
+def load_penicillin() -> pd.DataFrame:
+    """Penicillin potency: 24 plates crossed with 6 samples (lme4 ``Penicillin``)."""
+    return _read_csv("penicillin")
+
+
+def load_pastes() -> pd.DataFrame:
+    """Paste strength: casks nested within batches (lme4 ``Pastes``)."""
+    return _read_csv("pastes")
+
+
+def load_cbpp() -> pd.DataFrame:
+    """Contagious bovine pleuropneumonia incidence by herd and period (lme4 ``cbpp``)."""
+    return _read_csv("cbpp")
+
+
+def load_lme4_reference(dataset: str, method: str) -> dict:
+    """lme4 1.1-31's fit of ``dataset``'s typical model, by ``method`` ``"ML"`` or ``"REML"``.
+
+    The R call is ``lmer(<formula>, data = <dataset>, REML = <method == "REML">)``; the formula
+    is in the returned record's ``"formula"`` key. Fields are described in ``PROVENANCE.md``.
+    """
+    path = resources.files("lmm_teach").joinpath("data").joinpath("lme4_reference.json")
+    records = {record["dataset"]: record for record in json.loads(path.read_text())}
+    if dataset not in records:
+        raise ValueError(f"no lme4 reference for dataset {dataset!r}; known: {sorted(records)}")
+    if method not in ("ML", "REML"):
+        raise ValueError(f"method must be 'ML' or 'REML', not {method!r}")
+    return {"formula": records[dataset]["formula"], **records[dataset]["fits"][method]}
