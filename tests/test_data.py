@@ -1,0 +1,48 @@
+"""The shipped data sets and lme4 reference fits load without a network (chapter 2)."""
+
+import pandas as pd
+import pytest
+
+from lmm_teach import data
+
+SHAPES = [
+    (data.load_rail, (18, 2), "Rail", 6),
+    (data.load_dyestuff, (30, 2), "Batch", 6),
+    (data.load_dyestuff2, (30, 2), "Batch", 6),
+    (data.load_sleepstudy, (180, 3), "Subject", 18),
+    (data.load_penicillin, (144, 3), "plate", 24),
+    (data.load_pastes, (60, 4), "sample", 30),
+    (data.load_cbpp, (56, 4), "herd", 15),
+]
+
+
+@pytest.mark.parametrize("loader, shape, group, levels", SHAPES)
+def test_loaders_return_frames_with_text_groups(loader, shape, group, levels):
+    frame = loader()
+    assert isinstance(frame, pd.DataFrame)
+    assert frame.shape == shape
+    assert frame[group].map(type).eq(str).all(), f"{group} should be read as text"
+    assert frame[group].nunique() == levels
+
+
+def test_rail_values():
+    rail = data.load_rail()
+    # Pinheiro & Bates (2000), table 1.1: rail 1 has travel times 55, 53, 54.
+    assert rail.loc[rail.Rail == "1", "travel"].tolist() == [55, 53, 54]
+    assert rail.travel.sum() == 1197
+
+
+def test_lme4_reference_record():
+    record = data.load_lme4_reference("rail", "ML")
+    assert record["formula"] == "travel ~ 1 + (1|Rail)"
+    assert record["nobs"] == 18
+    assert record["loglik"] == pytest.approx(-64.2800184692174)
+
+
+@pytest.mark.parametrize("dataset, method, message", [
+    ("rails", "ML", "no lme4 reference for dataset 'rails'"),
+    ("rail", "ml", "method must be 'ML' or 'REML'"),
+])
+def test_lme4_reference_bad_names(dataset, method, message):
+    with pytest.raises(ValueError, match=message):
+        data.load_lme4_reference(dataset, method)
