@@ -2,16 +2,14 @@
 
 The modules follow the chapters of the book:
 
-=====================  ==========================================================
-``lmm_teach.data``     the data sets (shipped with the package) and lme4's fits
-``lmm_teach.model``    chapter 2: y = X beta + Z b + e, building X and Z, V
-``lmm_teach.joint``    chapter 3: the joint density log f(y, b)
-``lmm_teach.laplace``  chapter 4: integrating b out; the marginal likelihood
-``lmm_teach.henderson`` chapter 5: Henderson's mixed-model equations and GLS
-``lmm_teach.ml``       chapter 6: maximum likelihood over the variance parameters
-``lmm_teach.inference`` chapter 7: standard errors, Wald tests, intervals
-``lmm_teach.errata``   chapter 8: the source post's mistakes, kept runnable
-=====================  ==========================================================
+- ``lmm_teach.data``: the data sets (shipped with the package) and lme4's reference fits
+- ``lmm_teach.model``: chapter 2, the model y = X beta + Z b + e, its matrices X and Z, and V
+- ``lmm_teach.joint``: chapter 3, the joint density log f(y, b)
+- ``lmm_teach.laplace``: chapter 4, integrating b out; the marginal likelihood
+- ``lmm_teach.henderson``: chapter 5, Henderson's mixed-model equations and GLS
+- ``lmm_teach.ml``: chapter 6, maximum likelihood over the variance parameters
+- ``lmm_teach.inference``: chapter 7, standard errors, Wald tests and intervals for beta
+- ``lmm_teach.errata``: chapter 8, the source post's mistakes, kept runnable
 """
 
 from lmm_teach import data, errata, henderson, inference, joint, laplace, ml, model
