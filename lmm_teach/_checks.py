@@ -51,6 +51,18 @@ def positive_scalar(value: float, name: str) -> float:
     return number
 
 
+def read_only_copies(instance: object) -> None:
+    """Replace every NumPy array field of a frozen dataclass by a read-only copy.
+
+    A frozen dataclass stops ``fit.beta = ...``; this also stops ``fit.beta[0] = ...``.
+    """
+    for name, value in vars(instance).items():
+        if isinstance(value, np.ndarray):
+            frozen = value.copy()
+            frozen.flags.writeable = False
+            object.__setattr__(instance, name, frozen)
+
+
 def covariance_matrix(values: ArrayLike, name: str, size: int) -> np.ndarray:
     """Return a symmetric ``size`` x ``size`` matrix, or raise naming ``name``."""
     matrix = as_matrix(values, name)

@@ -32,7 +32,7 @@ def cholesky_lower(A: ArrayLike, name: str) -> np.ndarray:
         raise ValueError(f"{name} is not positive definite ({error})") from None
 
 
-def gaussian_log_density(x: ArrayLike, mean: ArrayLike, cov: ArrayLike) -> float:
+def gaussian_log_density(x: ArrayLike, mean: ArrayLike, cov: ArrayLike, name: str = "cov") -> float:
     r"""Log-density of :math:`N(\mu, \Sigma)` at :math:`x`, through :math:`\Sigma = LL^\top`.
 
     .. math::
@@ -40,11 +40,11 @@ def gaussian_log_density(x: ArrayLike, mean: ArrayLike, cov: ArrayLike) -> float
         \log \phi(x; \mu, \Sigma) = -\frac{k}{2}\log(2\pi) - \sum_i \log L_{ii}
             - \frac12 \lVert L^{-1}(x - \mu)\rVert^2
 
-    Chapter 3, *The joint density*; checked against ``scipy.stats.multivariate_normal``.
+    ``name`` is what an error message calls ``cov`` (``"psi"``, ``"V"``). Chapter 3, *The joint
+    density*; checked against ``scipy.stats.multivariate_normal``.
     """
     x = as_vector(x, "x")
-    cov = covariance_matrix(cov, "cov", x.shape[0])
-    L = cholesky_lower(cov, "cov")
+    L = cholesky_lower(covariance_matrix(cov, name, x.shape[0]), name)
     whitened = linalg.solve_triangular(L, x - np.asarray(mean, dtype=float), lower=True)
     log_det = 2.0 * np.sum(np.log(np.diag(L)))
     return float(-0.5 * (x.shape[0] * np.log(2 * np.pi) + log_det + whitened @ whitened))
@@ -82,7 +82,7 @@ def log_density_b(b: ArrayLike, psi: ArrayLike) -> float:
     Chapter 3, *The joint density*.
     """
     b = as_vector(b, "b")
-    return gaussian_log_density(b, np.zeros_like(b), psi)
+    return gaussian_log_density(b, np.zeros_like(b), psi, name="psi")
 
 
 def log_joint_density(

@@ -115,7 +115,7 @@ def marginal_log_density(
     """
     X = as_matrix(X, "X")
     V = marginal_covariance(Z, psi, sigma2)
-    return gaussian_log_density(y, X @ as_vector(beta, "beta"), V)
+    return gaussian_log_density(y, X @ as_vector(beta, "beta"), V, name="V")
 
 
 def _group_log_integral(y_j: np.ndarray, offset_j: np.ndarray, sigma2_b: float, sigma2: float) -> float:

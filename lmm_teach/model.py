@@ -23,7 +23,14 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from lmm_teach._checks import as_matrix, as_vector, check_length, covariance_matrix, positive_scalar
+from lmm_teach._checks import (
+    as_matrix,
+    as_vector,
+    check_length,
+    covariance_matrix,
+    positive_scalar,
+    read_only_copies,
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,9 @@ class ModelMatrices:
     group_levels: tuple[str, ...]
     response: str
     group: str
+
+    def __post_init__(self) -> None:
+        read_only_copies(self)
 
 
 def indicator_matrix(groups: ArrayLike) -> tuple[np.ndarray, tuple[str, ...]]:

@@ -74,3 +74,9 @@ def test_shape_errors_name_the_argument(rail, rail_point, b, which, message):
     args[which] = bad[which]
     with pytest.raises(ValueError, match=message):
         log_density_y_given_b(sigma2=sigma2, **args)
+
+
+def test_error_names_psi_and_V(rail):
+    not_positive_definite = -np.eye(6)
+    with pytest.raises(ValueError, match="psi is not positive definite"):
+        log_density_b(np.zeros(6), not_positive_definite)

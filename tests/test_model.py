@@ -108,6 +108,8 @@ def test_simulate_checks_beta_length(rail):
 def test_model_matrices_are_frozen(rail):
     with pytest.raises(AttributeError):
         rail.y = np.zeros(18)
+    with pytest.raises(ValueError, match="read-only"):
+        rail.Z[0, 0] = 5.0
 
 
 def test_grouping_column_of_integers():
