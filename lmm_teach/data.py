@@ -69,16 +69,46 @@ def load_cbpp() -> pd.DataFrame:
     return _read_csv("cbpp")
 
 
+def _json_records(filename: str) -> dict[str, dict]:
+    """The records of a reference file in ``lmm_teach/data``, keyed by their ``"dataset"``."""
+    path = resources.files("lmm_teach").joinpath("data").joinpath(filename)
+    return {record["dataset"]: record for record in json.loads(path.read_text())}
+
+
+def _record(records: dict[str, dict], dataset: str, filename: str) -> dict:
+    """``records[dataset]``, or a ValueError naming the datasets that ``filename`` holds."""
+    if dataset not in records:
+        raise ValueError(f"{filename} has no dataset {dataset!r}; it has {sorted(records)}")
+    return records[dataset]
+
+
 def load_lme4_reference(dataset: str, method: str) -> dict:
     """lme4 1.1-31's fit of ``dataset``'s typical model, by ``method`` ``"ML"`` or ``"REML"``.
 
     The R call is ``lmer(<formula>, data = <dataset>, REML = <method == "REML">)``; the formula
     is in the returned record's ``"formula"`` key. Fields are described in ``PROVENANCE.md``.
     """
-    path = resources.files("lmm_teach").joinpath("data").joinpath("lme4_reference.json")
-    records = {record["dataset"]: record for record in json.loads(path.read_text())}
-    if dataset not in records:
-        raise ValueError(f"no lme4 reference for dataset {dataset!r}; known: {sorted(records)}")
+    record = _record(_json_records("lme4_reference.json"), dataset, "lme4_reference.json")
     if method not in ("ML", "REML"):
         raise ValueError(f"method must be 'ML' or 'REML', not {method!r}")
-    return {"formula": records[dataset]["formula"], **records[dataset]["fits"][method]}
+    return {"formula": record["formula"], **record["fits"][method]}
+
+
+def load_lmertest_reference(dataset: str) -> dict:
+    """lmerTest 3.1-3's Satterthwaite table for ``dataset`` (``"sleepstudy"`` or ``"penicillin"``).
+
+    The R call is ``summary(lmer(<formula>, data = <dataset>, REML = TRUE))$coefficients``, with
+    lmerTest loaded; keys ``rows``, ``estimate``, ``se``, ``df``, ``t``, ``p``.
+    """
+    filename = "lmertest_satterthwaite_reference.json"
+    return _record(_json_records(filename), dataset, filename)
+
+
+def load_lme4_confint_reference(dataset: str) -> dict:
+    """lme4 1.1-31's profile and Wald intervals (level 0.95) for ``dataset``'s ML fit.
+
+    ``dataset`` is ``"sleepstudy"``, ``"penicillin"`` or ``"pastes"``; the R call is in the
+    record's ``"r_call"`` key.
+    """
+    filename = "lme4_confint_reference.json"
+    return _record(_json_records(filename), dataset, filename)

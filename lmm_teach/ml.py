@@ -13,13 +13,13 @@ optimizer can be used (but a variance of exactly 0 is out of reach; see the erra
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import optimize
 
-from lmm_teach._checks import as_matrix, as_vector, positive_scalar
+from lmm_teach._checks import as_matrix, as_vector, positive_scalar, read_only_copies
 from lmm_teach.henderson import cov_beta_mme, solve_mme
 from lmm_teach.laplace import laplace_log_marginal
 from lmm_teach.model import random_intercept_psi
@@ -52,13 +52,7 @@ class MLFit:
     message: str
 
     def __post_init__(self) -> None:
-        # Frozen fields, and read-only copies of the arrays, so that nothing can change a fit.
-        for field in fields(self):
-            value = getattr(self, field.name)
-            if isinstance(value, np.ndarray):
-                frozen = value.copy()
-                frozen.flags.writeable = False
-                object.__setattr__(self, field.name, frozen)
+        read_only_copies(self)
 
 
 def variances_from_theta(theta: ArrayLike) -> tuple[float, float]:

@@ -40,9 +40,17 @@ def test_lme4_reference_record():
 
 
 @pytest.mark.parametrize("dataset, method, message", [
-    ("rails", "ML", "no lme4 reference for dataset 'rails'"),
+    ("rails", "ML", "lme4_reference.json has no dataset 'rails'"),
     ("rail", "ml", "method must be 'ML' or 'REML'"),
 ])
 def test_lme4_reference_bad_names(dataset, method, message):
     with pytest.raises(ValueError, match=message):
         data.load_lme4_reference(dataset, method)
+
+
+def test_other_reference_files():
+    # lmerTest: summary(lmer(Reaction ~ Days + (Days | Subject), sleepstudy, REML = TRUE))
+    assert data.load_lmertest_reference("sleepstudy")["df"][1] == pytest.approx(16.9999837255917)
+    assert data.load_lme4_confint_reference("pastes")["fit"] == "ML"
+    with pytest.raises(ValueError, match="has no dataset 'rail'"):
+        data.load_lmertest_reference("rail")
