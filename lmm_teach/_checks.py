@@ -47,7 +47,7 @@ def positive_scalar(value: float, name: str) -> float:
     """Return ``value`` as a float, or raise unless it is finite and strictly positive."""
     number = float(value)
     if not np.isfinite(number) or number <= 0:
-        raise ValueError(f"{name} must be a positive, finite number, but it is {value!r}")
+        raise ValueError(f"{name} must be a positive, finite number, but it is {number}")
     return number
 
 
