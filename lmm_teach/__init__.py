@@ -10,9 +10,19 @@ The modules follow the chapters of the book:
 - ``lmm_teach.ml``: chapter 6, maximum likelihood over the variance parameters
 - ``lmm_teach.inference``: chapter 7, standard errors, Wald tests and intervals for beta
 - ``lmm_teach.errata``: chapter 8, the source post's mistakes, kept runnable
+
+Part II, the general engine (lme4's four stages; ``lmm_teach.fit`` runs them all):
+
+- ``lmm_teach.pls``: chapter 10, penalized least squares and the profiled deviance
+- ``lmm_teach.formula``, ``lmm_teach.design``: chapter 11, formulas, X, sparse Z, the terms
+- ``lmm_teach.optimizer``: chapter 13, the bounded optimizer, singular fits
+- ``lmm_teach.lmer``: the fitted model and ``fit(formula, data, reml=True)``
 """
 
 from lmm_teach import data, errata, henderson, inference, joint, laplace, ml, model
+from lmm_teach import design, formula, lmer, optimizer, pls
+from lmm_teach.lmer import LmmFit, fit
 
-__all__ = ["data", "model", "joint", "laplace", "henderson", "ml", "inference", "errata"]
+__all__ = ["data", "model", "joint", "laplace", "henderson", "ml", "inference", "errata",
+           "pls", "formula", "design", "optimizer", "lmer", "fit", "LmmFit"]
 __version__ = "0.1.0"

@@ -1,0 +1,175 @@
+r"""The fitted model, and ``fit``: the four stages in one call (chapter 10; lme4's ``mkMerMod``).
+
+``fit(formula, data)`` runs the stages that the chapters take one at a time:
+
+1. :func:`lmm_teach.design.model_matrices`: formula and data give :math:`y, X, Z` and the terms;
+2. :func:`lmm_teach.pls.profiled_deviance`: a function of :math:`\theta` alone;
+3. :func:`lmm_teach.optimizer.optimize_theta`: its minimum;
+4. :func:`make_fit`: :math:`\hat\theta` gives :math:`\hat\beta`, :math:`\hat\sigma`, the
+   conditional modes and the standard errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+from scipy import linalg
+
+from lmm_teach.design import Design, TermDesign, model_matrices
+from lmm_teach.optimizer import ThetaOptimum, is_singular, optimize_theta
+from lmm_teach.pls import PLSSolution, sigma2_hat, solve_pls, term_factor, theta_lower, theta_slices
+
+
+@dataclass(frozen=True, repr=False)
+class LmmFit:
+    """A fitted linear mixed model. Validated against lme4 1.1-31 (``lmer``) on six data sets.
+
+    ``loglik`` is the log-likelihood (ML) or the log restricted likelihood (REML), on lme4's
+    scale; ``deviance`` is :math:`-2` times it (for REML, lme4's "REML criterion").
+    """
+
+    formula: str
+    reml: bool
+    loglik: float
+    deviance: float
+    aic: float
+    bic: float
+    beta: pd.Series
+    se_beta: pd.Series
+    cov_beta: pd.DataFrame
+    sigma: float
+    theta: np.ndarray
+    varcorr: pd.DataFrame
+    ranef: Mapping[str, pd.DataFrame]
+    nobs: int
+    ngroups: Mapping[str, int]
+    converged: bool
+    singular: bool
+
+    def __repr__(self) -> str:
+        method = "REML" if self.reml else "ML"
+        return f"<LmmFit {self.formula!r} by {method}: loglik {self.loglik:.4f}>"
+
+    def summary(self) -> str:
+        """A table like lme4's ``summary()``: the random effects, then the fixed effects."""
+        return _summary_text(self)
+
+
+def cov_beta(solution: PLSSolution, sigma2: float) -> np.ndarray:
+    r""":math:`\operatorname{Var}(\hat\beta) = \sigma^2 (R_X^\top R_X)^{-1}` (``eq-pls-cov-beta``). Chapter 10."""
+    R_X_inv = linalg.solve_triangular(solution.R_X, np.eye(solution.R_X.shape[0]))
+    return sigma2 * R_X_inv @ R_X_inv.T
+
+
+def term_covariance(T: np.ndarray, sigma2: float) -> np.ndarray:
+    r"""A term's covariance of its :math:`k` random effects, :math:`\sigma^2 T_i T_i^\top`. Chapter 10."""
+    return sigma2 * T @ T.T
+
+
+def _varcorr_rows(group: str, columns: tuple[str, ...], cov: np.ndarray) -> list[dict]:
+    """lme4's as.data.frame(VarCorr(fit)) rows of one term: variances, then correlations."""
+    sd = np.sqrt(np.diag(cov))
+    rows = [dict(grp=group, var1=c, var2="", vcov=cov[i, i], sdcor=sd[i]) for i, c in enumerate(columns)]
+    for i, j in zip(*np.tril_indices(len(columns), -1)[::-1]):
+        correlation = cov[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else np.nan
+        rows.append(dict(grp=group, var1=columns[i], var2=columns[j], vcov=cov[i, j], sdcor=correlation))
+    return rows
+
+
+def varcorr_table(theta: np.ndarray, sigma: float, terms: tuple[TermDesign, ...]) -> pd.DataFrame:
+    """Standard deviations and correlations per term, then the residual, as lme4 lists them.
+
+    A correlation with a zero standard deviation is undefined and shown as NaN. Chapter 10.
+    """
+    rows, seen = [], {}
+    for term, s in zip(terms, theta_slices(terms)):
+        seen[term.group] = seen.get(term.group, -1) + 1
+        label = term.group + (f".{seen[term.group]}" if seen[term.group] else "")
+        cov = term_covariance(term_factor(theta[s], term.k), sigma**2)
+        rows += _varcorr_rows(label, term.columns, cov)
+    rows.append(dict(grp="Residual", var1="", var2="", vcov=sigma**2, sdcor=sigma))
+    return pd.DataFrame(rows)
+
+
+def ranef_tables(b: np.ndarray, terms: tuple[TermDesign, ...]) -> dict[str, pd.DataFrame]:
+    """Conditional modes :math:`\\hat b = \\Lambda_\\theta \\hat u`, one table per grouping factor."""
+    tables: dict[str, list[pd.DataFrame]] = {}
+    offsets = np.cumsum([0] + [len(t.levels) * t.k for t in terms])
+    for term, start in zip(terms, offsets):
+        block = b[start:start + len(term.levels) * term.k].reshape(len(term.levels), term.k)
+        frame = pd.DataFrame(block, index=pd.Index(term.levels, name=term.group), columns=list(term.columns))
+        tables.setdefault(term.group, []).append(frame)
+    return {group: pd.concat(frames, axis=1) for group, frames in tables.items()}
+
+
+def information_criteria(deviance: float, n_parameters: int, n: int) -> tuple[float, float]:
+    """AIC :math:`= d + 2k` and BIC :math:`= d + k\\log n`, with :math:`k` the number of parameters."""
+    return deviance + 2 * n_parameters, deviance + np.log(n) * n_parameters
+
+
+def make_fit(design: Design, optimum: ThetaOptimum, reml: bool) -> LmmFit:
+    """Stage 4 of the engine: the fitted model at :math:`\\hat\\theta` (lme4's ``mkMerMod``). Chapter 10."""
+    solution = solve_pls(optimum.theta, design)
+    n, p = design.X.shape
+    sigma2 = sigma2_hat(solution.r2, n, p, reml)
+    names = list(design.fixed_names)
+    covariance = pd.DataFrame(cov_beta(solution, sigma2), index=names, columns=names)
+    aic, bic = information_criteria(optimum.deviance, p + optimum.theta.size + 1, n)
+    return LmmFit(
+        formula=design.formula, reml=reml, loglik=-optimum.deviance / 2, deviance=optimum.deviance,
+        aic=aic, bic=bic, beta=pd.Series(solution.beta, index=names),
+        se_beta=pd.Series(np.sqrt(np.diag(covariance)), index=names), cov_beta=covariance,
+        sigma=float(np.sqrt(sigma2)), theta=optimum.theta.copy(),
+        varcorr=varcorr_table(optimum.theta, np.sqrt(sigma2), design.terms),
+        ranef=MappingProxyType(ranef_tables(solution.b, design.terms)), nobs=n,
+        ngroups=MappingProxyType({t.group: len(t.levels) for t in design.terms}),
+        converged=optimum.converged, singular=is_singular(optimum.theta, theta_lower(design.terms)),
+    )
+
+
+def fit(formula: str, data: pd.DataFrame, reml: bool = True) -> LmmFit:
+    """Fit a linear mixed model written in lme4's formula syntax, by REML (default) or ML.
+
+    ``fit("Reaction ~ Days + (Days | Subject)", sleepstudy)`` does what lme4's
+    ``lmer(Reaction ~ Days + (Days | Subject), sleepstudy)`` does, in the same four stages.
+    Chapter 10; validated against lme4 1.1-31 on Rail, Dyestuff, Dyestuff2, sleepstudy,
+    Penicillin and Pastes, by ML and REML.
+    """
+    if not isinstance(reml, bool):
+        raise TypeError(f"reml must be True or False, not {reml!r}")
+    design = model_matrices(formula, data)
+    return make_fit(design, optimize_theta(design, reml), reml)
+
+
+def _random_effects_text(result: LmmFit) -> list[str]:
+    """The 'Random effects' block of the summary: groups, names, standard deviations, correlations."""
+    lines, previous = [f" {'Groups':<10} {'Name':<14} {'Std.Dev.':>9}  Corr"], None
+    correlations = result.varcorr[result.varcorr.var2 != ""]
+    for row in result.varcorr[result.varcorr.var2 == ""].itertuples():
+        corr = correlations[(correlations.grp == row.grp) & (correlations.var2 == row.var1)]
+        corr_text = " ".join(f"{value:5.2f}" for value in corr.sdcor)
+        group = "" if row.grp == previous else row.grp
+        lines.append(f" {group:<10} {row.var1:<14} {row.sdcor:9.4f}  {corr_text}".rstrip())
+        previous = row.grp
+    groups = ", ".join(f"{group}, {count}" for group, count in result.ngroups.items())
+    return lines + [f"Number of obs: {result.nobs}, groups: {groups}"]
+
+
+def _summary_text(result: LmmFit) -> str:
+    """The whole summary of a fit, in lme4's layout."""
+    method, criterion = ("REML", "REML criterion") if result.reml else ("maximum likelihood", "deviance")
+    fixed = pd.DataFrame({"Estimate": result.beta, "Std. Error": result.se_beta,
+                          "t value": result.beta / result.se_beta})
+    notes = [] if result.converged else ["Warning: the optimizer did not converge."]
+    notes += ["Note: boundary (singular) fit."] if result.singular else []
+    return "\n".join([
+        f"Linear mixed model fit by {method} (lmm_teach)", f"Formula: {result.formula}",
+        f"{criterion} at convergence: {result.deviance:.4f}",
+        f"AIC {result.aic:.4f}   BIC {result.bic:.4f}   logLik {result.loglik:.4f}", "",
+        "Random effects:", *_random_effects_text(result), "", "Fixed effects:",
+        fixed.to_string(float_format=lambda value: f"{value:.4f}"), *notes,
+    ])

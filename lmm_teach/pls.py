@@ -1,0 +1,175 @@
+r"""Penalized least squares and the profiled deviance (chapter 10, *Penalized least squares*).
+
+lme4's form of the model (Bates et al. 2015) writes the random effects through spherical
+:math:`u \sim N(0, \sigma^2 I_q)` and the *relative covariance factor* :math:`\Lambda_\theta`:
+
+.. math::
+
+    b = \Lambda_\theta u, \qquad \psi_\theta = \sigma^2 \Lambda_\theta \Lambda_\theta^\top .
+
+For given :math:`\theta`, the conditional modes and :math:`\hat\beta` minimize the penalized
+residual sum of squares (equation ``eq-pls``)
+
+.. math::
+
+    r^2(\theta) = \min_{u, \beta}\ \lVert y - X\beta - Z\Lambda_\theta u \rVert^2 + \lVert u \rVert^2,
+
+which a blocked Cholesky factorization solves (equation ``eq-pls-blocks``):
+
+.. math::
+
+    L_\theta L_\theta^\top = \Lambda_\theta^\top Z^\top Z \Lambda_\theta + I_q, \quad
+    L_\theta R_{ZX} = \Lambda_\theta^\top Z^\top X, \quad
+    R_X^\top R_X = X^\top X - R_{ZX}^\top R_{ZX}.
+
+:math:`\beta` and :math:`\sigma^2` are then profiled out of the deviance (``eq-deviance-ml``,
+``eq-deviance-reml``), which leaves a function of :math:`\theta` alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy import linalg, sparse
+
+from lmm_teach.design import Design, TermDesign
+
+
+def theta_size(k: int) -> int:
+    """Parameters of a :math:`k \\times k` lower-triangular factor: :math:`k(k+1)/2`. Chapter 10."""
+    return k * (k + 1) // 2
+
+
+def term_factor(theta_i: ArrayLike, k: int) -> np.ndarray:
+    r"""A term's lower-triangular :math:`T_i` (:math:`k \times k`) from its slice of :math:`\theta`.
+
+    :math:`\theta_i` fills the lower triangle column by column, as in lme4: for :math:`k = 2`,
+    :math:`T_i = \begin{bmatrix}\theta_1 & 0\\ \theta_2 & \theta_3\end{bmatrix}`. Chapter 10.
+    """
+    theta_i = np.asarray(theta_i, dtype=float)
+    if theta_i.shape != (theta_size(k),):
+        raise ValueError(f"a term with {k} columns needs {theta_size(k)} theta values, not {theta_i.shape}")
+    T = np.zeros((k, k))
+    T[np.triu_indices(k)[::-1]] = theta_i        # column-major lower triangle
+    return T
+
+
+def theta_slices(terms: tuple[TermDesign, ...]) -> list[slice]:
+    """Which entries of :math:`\\theta` belong to which term. Chapter 10."""
+    ends = np.cumsum([0] + [theta_size(term.k) for term in terms])
+    return [slice(start, end) for start, end in zip(ends[:-1], ends[1:])]
+
+
+def theta_start(terms: tuple[TermDesign, ...]) -> np.ndarray:
+    """lme4's starting point: :math:`T_i = I` for every term. Chapter 10."""
+    return np.concatenate([np.eye(t.k)[np.triu_indices(t.k)[::-1]] for t in terms])
+
+
+def theta_lower(terms: tuple[TermDesign, ...]) -> np.ndarray:
+    """Lower bounds: 0 on the diagonal of each :math:`T_i` (a standard deviation), none off it."""
+    return np.concatenate([np.where(np.eye(t.k)[np.triu_indices(t.k)[::-1]] == 1, 0.0, -np.inf)
+                           for t in terms])
+
+
+def Lambda(theta: ArrayLike, terms: tuple[TermDesign, ...]) -> sparse.csc_matrix:
+    r""":math:`\Lambda_\theta = \operatorname{diag}(I_{\ell_1} \otimes T_1, \dots, I_{\ell_m} \otimes T_m)`.
+
+    Block-diagonal: one copy of the term's :math:`T_i` per level. Chapter 10.
+    """
+    theta = np.asarray(theta, dtype=float)
+    if theta.shape != (sum(theta_size(t.k) for t in terms),):
+        raise ValueError(f"theta has {theta.size} values; these terms need "
+                         f"{sum(theta_size(t.k) for t in terms)}")
+    blocks = [sparse.kron(sparse.identity(len(t.levels)), term_factor(theta[s], t.k))
+              for t, s in zip(terms, theta_slices(terms))]
+    return sparse.block_diag(blocks, format="csc")
+
+
+@dataclass(frozen=True)
+class PLSSolution:
+    """The solution of the penalized least-squares problem ``eq-pls`` at one :math:`\\theta`."""
+
+    theta: np.ndarray
+    L: np.ndarray       # lower Cholesky factor of Lambda' Z' Z Lambda + I  (q x q)
+    R_ZX: np.ndarray    # L^-1 Lambda' Z' X  (q x p)
+    R_X: np.ndarray     # upper factor, R_X' R_X = X'X - R_ZX' R_ZX  (p x p)
+    beta: np.ndarray
+    u: np.ndarray       # spherical conditional modes; b = Lambda u
+    b: np.ndarray
+    r2: float           # penalized residual sum of squares
+
+
+def cholesky_L(ZLambda: sparse.spmatrix) -> np.ndarray:
+    r""":math:`L_\theta`, lower triangular, with :math:`L_\theta L_\theta^\top = \Lambda_\theta^\top Z^\top Z
+    \Lambda_\theta + I_q` (first block of ``eq-pls-blocks``). Always positive definite. Chapter 10.
+
+    lme4 keeps this factor sparse (CHOLMOD); here it is dense, which is clearer and fast enough
+    for the book's data.
+    """
+    A = (ZLambda.T @ ZLambda).toarray() + np.eye(ZLambda.shape[1])
+    return linalg.cholesky(A, lower=True)
+
+
+def solve_pls(theta: ArrayLike, design: Design) -> PLSSolution:
+    r"""Solve ``eq-pls`` for :math:`(\hat u, \hat\beta)` by the blocked Cholesky factors ``eq-pls-blocks``.
+
+    .. math::
+
+        L c_u = \Lambda^\top Z^\top y, \quad
+        R_X^\top c_\beta = X^\top y - R_{ZX}^\top c_u, \quad
+        R_X \hat\beta = c_\beta, \quad
+        L^\top \hat u = c_u - R_{ZX}\hat\beta .
+
+    Chapter 10; the same steps as lme4pureR's ``pls.R``.
+    """
+    theta = np.asarray(theta, dtype=float)
+    y, X = design.y, design.X
+    ZLambda = design.Z @ Lambda(theta, design.terms)
+    L = cholesky_L(ZLambda)
+    R_ZX = linalg.solve_triangular(L, ZLambda.T @ X, lower=True)
+    R_X = linalg.cholesky(X.T @ X - R_ZX.T @ R_ZX, lower=False)
+    c_u = linalg.solve_triangular(L, ZLambda.T @ y, lower=True)
+    c_beta = linalg.solve_triangular(R_X, X.T @ y - R_ZX.T @ c_u, trans="T")
+    beta = linalg.solve_triangular(R_X, c_beta)
+    u = linalg.solve_triangular(L, c_u - R_ZX @ beta, trans="T", lower=True)
+    residual = y - X @ beta - ZLambda @ u
+    r2 = float(residual @ residual + u @ u)
+    return PLSSolution(theta, L, R_ZX, R_X, beta, u, Lambda(theta, design.terms) @ u, r2)
+
+
+def log_det_L2(L: np.ndarray) -> float:
+    r""":math:`\log|L_\theta|^2 = 2\sum_i \log L_{ii}`. Chapter 10."""
+    return float(2 * np.sum(np.log(np.diag(L))))
+
+
+def sigma2_hat(r2: float, n: int, p: int, reml: bool) -> float:
+    r"""Profiled residual variance: :math:`r^2/n` (ML) or :math:`r^2/(n-p)` (REML). Chapter 10."""
+    return r2 / (n - p if reml else n)
+
+
+def deviance_from_pls(solution: PLSSolution, n: int, reml: bool) -> float:
+    r"""The profiled deviance ``eq-deviance-ml`` or REML criterion ``eq-deviance-reml``.
+
+    .. math::
+
+        d(\theta) = \log|L_\theta|^2 + n\left[1 + \log\frac{2\pi r^2(\theta)}{n}\right],
+        \qquad
+        d_R(\theta) = \log|L_\theta|^2 + \log|R_X|^2
+            + (n - p)\left[1 + \log\frac{2\pi r^2(\theta)}{n - p}\right]
+
+    Chapter 10 (Bates et al. 2015, equations 34 and 41).
+    """
+    p = solution.beta.shape[0]
+    degrees = n - p if reml else n
+    deviance = log_det_L2(solution.L) + degrees * (1 + np.log(2 * np.pi * solution.r2 / degrees))
+    return float(deviance + (2 * np.sum(np.log(np.abs(np.diag(solution.R_X)))) if reml else 0.0))
+
+
+def profiled_deviance(theta: ArrayLike, design: Design, reml: bool) -> float:
+    """The function of :math:`\\theta` alone that the optimizer minimizes (lme4's ``devfun``).
+
+    Chapter 10; checked against lme4 1.1-31's ``objective`` for every reference model.
+    """
+    return deviance_from_pls(solve_pls(theta, design), design.y.shape[0], reml)
