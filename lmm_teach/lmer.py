@@ -171,5 +171,6 @@ def _summary_text(result: LmmFit) -> str:
         f"{criterion} at convergence: {result.deviance:.4f}",
         f"AIC {result.aic:.4f}   BIC {result.bic:.4f}   logLik {result.loglik:.4f}", "",
         "Random effects:", *_random_effects_text(result), "", "Fixed effects:",
-        fixed.to_string(float_format=lambda value: f"{value:.4f}"), *notes,
+        fixed.to_string(float_format=lambda value: f"{value:.4f}") if len(fixed) else " none",
+        *notes,
     ])

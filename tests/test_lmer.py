@@ -154,3 +154,11 @@ def test_bad_input_gets_a_clear_error(change, formula, error, message):
 def test_reml_must_be_a_bool():
     with pytest.raises(TypeError, match="reml must be True or False"):
         fit("travel ~ 1 + (1 | Rail)", load_rail(), reml="yes")
+
+
+def test_no_fixed_effects():
+    # R: lmer(travel ~ 0 + (1 | Rail), Rail, REML = FALSE): logLik -71.0495, theta 17.47005
+    result = fit("travel ~ 0 + (1 | Rail)", load_rail(), reml=False)
+    np.testing.assert_allclose(result.loglik, -71.0495, atol=5e-5)
+    np.testing.assert_allclose(result.theta, [17.47005], rtol=1e-5)
+    assert result.beta.empty and "Fixed effects:\n none" in result.summary()
