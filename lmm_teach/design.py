@@ -175,3 +175,24 @@ def model_matrices(formula: str, data: pd.DataFrame) -> Design:
     Z = sparse.hstack([t.Z for t in terms], format="csc")
     y = frame[parsed.response].to_numpy(dtype=float)
     return Design(formula, y, X, fixed_names, Z, tuple(terms))
+
+
+def term_summary(design: Design) -> pd.DataFrame:
+    r"""One row per random term: its group, its effects (the columns of :math:`X_i`), its
+    :math:`\ell_i` levels, :math:`k_i`, the columns of :math:`Z_i` and the size of its slice of
+    :math:`\theta`. Chapter 11.
+
+    .. math::
+
+        \text{columns of } Z_i = \ell_i k_i, \qquad
+        \text{size of } \theta_i = \frac{k_i (k_i + 1)}{2}
+
+    (equation ``eq-Zi``; :math:`T_i` is lower triangular). The rows follow the order of the
+    terms in :math:`Z`, which is lme4's order.
+    """
+    if not isinstance(design, Design):
+        raise ValueError(f"design must be a Design from model_matrices, not {type(design).__name__}")
+    return pd.DataFrame(
+        [dict(term=t.name, group=t.group, effects=", ".join(t.columns), levels=len(t.levels),
+              k=t.k, Z_columns=t.Z.shape[1], theta_size=t.k * (t.k + 1) // 2) for t in design.terms]
+    )

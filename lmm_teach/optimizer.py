@@ -47,6 +47,38 @@ def is_singular(theta: np.ndarray, lower: np.ndarray, tol: float = SINGULAR_TOLE
     return bool(np.any(theta[lower == 0] < tol))
 
 
+def boundary_slope(design: Design, reml: bool) -> float:
+    r"""One-sided derivative of the profiled deviance in :math:`\tau = \theta^2` at :math:`\theta = 0`.
+
+    For a model with one scalar random term (such as ``(1 | g)``), :math:`\Lambda_\theta = \theta I_q`
+    and the deviance depends on :math:`\theta` through :math:`\tau = \theta^2` only. With
+    :math:`e` the least-squares residuals of :math:`y` on :math:`X` (equation ``eq-ch13-boundary-slope``):
+
+    .. math::
+
+        \frac{\partial d}{\partial \tau}\Big|_0 = \operatorname{tr}(Z^\top Z)
+            - n\,\frac{\lVert Z^\top e\rVert^2}{\lVert e\rVert^2},
+        \qquad
+        \frac{\partial d_R}{\partial \tau}\Big|_0 = \operatorname{tr}(Z^\top Z)
+            - \operatorname{tr}\bigl[(X^\top X)^{-1} X^\top Z Z^\top X\bigr]
+            - (n - p)\,\frac{\lVert Z^\top e\rVert^2}{\lVert e\rVert^2}.
+
+    A positive value makes :math:`\theta = 0` a strict local minimum: the fit is singular.
+    Chapter 13; checked against finite differences of ``profiled_deviance``.
+    """
+    if len(design.terms) != 1 or design.terms[0].k != 1:
+        raise ValueError("design must have exactly one random term with one column, such as (1 | g); "
+                         f"it has terms {[(t.name, t.k) for t in design.terms]}")
+    n, p = design.X.shape
+    e = design.y - design.X @ np.linalg.lstsq(design.X, design.y, rcond=None)[0]
+    if e @ e <= 0:
+        raise ValueError("y is fitted exactly by X: the residual sum of squares is 0")
+    ratio = float(np.sum((design.Z.T @ e) ** 2) / (e @ e))
+    ZtX = np.asarray(design.Z.T @ design.X)
+    slope = float(design.Z.multiply(design.Z).sum()) - (n - p if reml else n) * ratio
+    return slope - float(np.trace(np.linalg.solve(design.X.T @ design.X, ZtX.T @ ZtX))) if reml else slope
+
+
 def optimize_theta(design: Design, reml: bool) -> ThetaOptimum:
     """Stage 3 of the engine: minimize ``profiled_deviance`` over :math:`\\theta` with COBYQA.
 
