@@ -159,12 +159,54 @@ def deviance_from_pls(solution: PLSSolution, n: int, reml: bool) -> float:
         d_R(\theta) = \log|L_\theta|^2 + \log|R_X|^2
             + (n - p)\left[1 + \log\frac{2\pi r^2(\theta)}{n - p}\right]
 
-    Chapter 10 (Bates et al. 2015, equations 34 and 41).
+    Chapter 10 (the profiled deviance and REML criterion of Bates et al. 2015, section 3).
     """
     p = solution.beta.shape[0]
     degrees = n - p if reml else n
     deviance = log_det_L2(solution.L) + degrees * (1 + np.log(2 * np.pi * solution.r2 / degrees))
     return float(deviance + (2 * np.sum(np.log(np.abs(np.diag(solution.R_X)))) if reml else 0.0))
+
+
+def pls_normal_equations(theta: ArrayLike, design: Design) -> tuple[np.ndarray, np.ndarray]:
+    r"""The normal equations of ``eq-pls``, unknowns ordered :math:`(u, \beta)`, as dense arrays.
+
+    .. math::
+
+        \begin{bmatrix} \Lambda_\theta^\top Z^\top Z \Lambda_\theta + I_q & \Lambda_\theta^\top Z^\top X \\
+                        X^\top Z \Lambda_\theta & X^\top X \end{bmatrix}
+        \begin{bmatrix} u \\ \beta \end{bmatrix}
+        = \begin{bmatrix} \Lambda_\theta^\top Z^\top y \\ X^\top y \end{bmatrix}
+
+    Henderson's equations ``eq-mme`` in the coordinates :math:`b = \Lambda_\theta u`: times
+    :math:`\sigma^2`, the :math:`b` rows multiplied by :math:`\Lambda_\theta^\top`, :math:`u` first
+    (``eq-ch10-mme-u``). Returns the matrix and the right-hand side; for checks and teaching only:
+    :func:`solve_pls` never forms the matrix. Chapter 10, *Penalized least squares*.
+    """
+    ZLambda = (design.Z @ Lambda(theta, design.terms)).toarray()
+    X, y = design.X, design.y
+    matrix = np.block([[ZLambda.T @ ZLambda + np.eye(ZLambda.shape[1]), ZLambda.T @ X],
+                       [X.T @ ZLambda, X.T @ X]])
+    return matrix, np.concatenate([ZLambda.T @ y, X.T @ y])
+
+
+def penalized_rss(u: ArrayLike, beta: ArrayLike, theta: ArrayLike, design: Design) -> float:
+    r"""The objective of ``eq-pls`` at any :math:`(u, \beta)`, not only at its minimum.
+
+    .. math::
+
+        \lVert y - X\beta - Z\Lambda_\theta u \rVert^2 + \lVert u \rVert^2
+
+    Its minimum over :math:`(u, \beta)` is :math:`r^2(\theta)`, the ``r2`` of :func:`solve_pls`.
+    Chapter 10, *Penalized least squares*.
+    """
+    u, beta = np.asarray(u, dtype=float), np.asarray(beta, dtype=float)
+    q, p = design.Z.shape[1], design.X.shape[1]
+    if u.shape != (q,):
+        raise ValueError(f"u must hold q = {q} values (one per column of Z), not shape {u.shape}")
+    if beta.shape != (p,):
+        raise ValueError(f"beta must hold p = {p} values (one per column of X), not shape {beta.shape}")
+    residual = design.y - design.X @ beta - design.Z @ (Lambda(theta, design.terms) @ u)
+    return float(residual @ residual + u @ u)
 
 
 def profiled_deviance(theta: ArrayLike, design: Design, reml: bool) -> float:
