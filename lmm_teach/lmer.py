@@ -96,7 +96,10 @@ def varcorr_table(theta: np.ndarray, sigma: float, terms: tuple[TermDesign, ...]
 
 
 def ranef_tables(b: np.ndarray, terms: tuple[TermDesign, ...]) -> dict[str, pd.DataFrame]:
-    """Conditional modes :math:`\\hat b = \\Lambda_\\theta \\hat u`, one table per grouping factor."""
+    """Conditional modes :math:`\\hat b = \\Lambda_\\theta \\hat u`, one table per grouping factor.
+
+    Terms on the same factor, such as ``(1 | g) + (0 + x | g)``, share one table. Chapter 10.
+    """
     tables: dict[str, list[pd.DataFrame]] = {}
     offsets = np.cumsum([0] + [len(t.levels) * t.k for t in terms])
     for term, start in zip(terms, offsets):
@@ -107,7 +110,11 @@ def ranef_tables(b: np.ndarray, terms: tuple[TermDesign, ...]) -> dict[str, pd.D
 
 
 def information_criteria(deviance: float, n_parameters: int, n: int) -> tuple[float, float]:
-    """AIC :math:`= d + 2k` and BIC :math:`= d + k\\log n`, with :math:`k` the number of parameters."""
+    """AIC :math:`= d + 2k` and BIC :math:`= d + k\\log n`, with :math:`k` the number of parameters.
+
+    :math:`k = p + \\dim\\theta + 1` (the fixed effects, :math:`\\theta` and :math:`\\sigma`), as
+    lme4 counts them. Chapter 10.
+    """
     return deviance + 2 * n_parameters, deviance + np.log(n) * n_parameters
 
 

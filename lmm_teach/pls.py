@@ -68,7 +68,10 @@ def theta_start(terms: tuple[TermDesign, ...]) -> np.ndarray:
 
 
 def theta_lower(terms: tuple[TermDesign, ...]) -> np.ndarray:
-    """Lower bounds: 0 on the diagonal of each :math:`T_i` (a standard deviation), none off it."""
+    """Lower bounds: 0 on the diagonal of each :math:`T_i` (a standard deviation), none off it.
+
+    Chapter 10; chapter 13 shows why the bound, and not a log scale, lets a variance reach 0.
+    """
     return np.concatenate([np.where(np.eye(t.k)[np.triu_indices(t.k)[::-1]] == 1, 0.0, -np.inf)
                            for t in terms])
 
