@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg
 
+from lmm_teach._checks import read_only_copies
 from lmm_teach.design import Design, TermDesign, model_matrices
 from lmm_teach.optimizer import ThetaOptimum, is_singular, optimize_theta
 from lmm_teach.pls import PLSSolution, sigma2_hat, solve_pls, term_factor, theta_lower, theta_slices
@@ -29,7 +30,9 @@ class LmmFit:
     """A fitted linear mixed model. Validated against lme4 1.1-31 (``lmer``) on six data sets.
 
     ``loglik`` is the log-likelihood (ML) or the log restricted likelihood (REML), on lme4's
-    scale; ``deviance`` is :math:`-2` times it (for REML, lme4's "REML criterion").
+    scale; ``deviance`` is :math:`-2` times it (for REML, lme4's "REML criterion"). The fit is
+    immutable: its arrays are read-only, and ``beta``, ``se_beta``, ``cov_beta``, ``varcorr`` and
+    ``ranef`` build new pandas objects on every access, so changing one changes nothing here.
     """
 
     formula: str
@@ -38,17 +41,46 @@ class LmmFit:
     deviance: float
     aic: float
     bic: float
-    beta: pd.Series
-    se_beta: pd.Series
-    cov_beta: pd.DataFrame
+    fixed_names: tuple[str, ...]
+    beta_values: np.ndarray
+    cov_beta_values: np.ndarray
     sigma: float
     theta: np.ndarray
-    varcorr: pd.DataFrame
-    ranef: Mapping[str, pd.DataFrame]
+    varcorr_rows: tuple[tuple, ...]
+    ranef_blocks: tuple[tuple[str, tuple[str, ...], tuple[str, ...], np.ndarray], ...]
     nobs: int
     ngroups: Mapping[str, int]
     converged: bool
     singular: bool
+
+    def __post_init__(self) -> None:
+        read_only_copies(self)
+
+    @property
+    def beta(self) -> pd.Series:
+        """Fixed effects, indexed by column name, in model-matrix order."""
+        return pd.Series(self.beta_values, index=list(self.fixed_names))
+
+    @property
+    def cov_beta(self) -> pd.DataFrame:
+        """Covariance of the fixed effects, :math:`\\hat\\sigma^2 (R_X^\\top R_X)^{-1}`."""
+        return pd.DataFrame(self.cov_beta_values, index=list(self.fixed_names), columns=list(self.fixed_names))
+
+    @property
+    def se_beta(self) -> pd.Series:
+        """Standard errors of the fixed effects (square roots of the diagonal of ``cov_beta``)."""
+        return pd.Series(np.sqrt(np.diag(self.cov_beta_values)), index=list(self.fixed_names))
+
+    @property
+    def varcorr(self) -> pd.DataFrame:
+        """Variances and correlations, like lme4's ``as.data.frame(VarCorr(fit))``."""
+        return pd.DataFrame(list(self.varcorr_rows), columns=["grp", "var1", "var2", "vcov", "sdcor"])
+
+    @property
+    def ranef(self) -> dict[str, pd.DataFrame]:
+        """Conditional modes, one table per grouping factor (lme4's ``ranef``)."""
+        return {group: pd.DataFrame(values, index=pd.Index(list(levels), name=group), columns=list(columns))
+                for group, levels, columns, values in self.ranef_blocks}
 
     def __repr__(self) -> str:
         method = "REML" if self.reml else "ML"
@@ -123,17 +155,16 @@ def make_fit(design: Design, optimum: ThetaOptimum, reml: bool) -> LmmFit:
     solution = solve_pls(optimum.theta, design)
     n, p = design.X.shape
     sigma2 = sigma2_hat(solution.r2, n, p, reml)
-    names = list(design.fixed_names)
-    covariance = pd.DataFrame(cov_beta(solution, sigma2), index=names, columns=names)
     aic, bic = information_criteria(optimum.deviance, p + optimum.theta.size + 1, n)
+    varcorr = varcorr_table(optimum.theta, np.sqrt(sigma2), design.terms)
+    ranef = ranef_tables(solution.b, design.terms)
     return LmmFit(
         formula=design.formula, reml=reml, loglik=-optimum.deviance / 2, deviance=optimum.deviance,
-        aic=aic, bic=bic, beta=pd.Series(solution.beta, index=names),
-        se_beta=pd.Series(np.sqrt(np.diag(covariance)), index=names), cov_beta=covariance,
-        sigma=float(np.sqrt(sigma2)), theta=optimum.theta.copy(),
-        varcorr=varcorr_table(optimum.theta, np.sqrt(sigma2), design.terms),
-        ranef=MappingProxyType(ranef_tables(solution.b, design.terms)), nobs=n,
-        ngroups=MappingProxyType({t.group: len(t.levels) for t in design.terms}),
+        aic=aic, bic=bic, fixed_names=design.fixed_names, beta_values=solution.beta,
+        cov_beta_values=cov_beta(solution, sigma2), sigma=float(np.sqrt(sigma2)), theta=optimum.theta,
+        varcorr_rows=tuple(varcorr.itertuples(index=False, name=None)),
+        ranef_blocks=tuple((g, tuple(t.index), tuple(t.columns), t.to_numpy()) for g, t in ranef.items()),
+        nobs=n, ngroups=MappingProxyType({t.group: len(t.levels) for t in design.terms}),
         converged=optimum.converged, singular=is_singular(optimum.theta, theta_lower(design.terms)),
     )
 

@@ -99,8 +99,14 @@ def test_fit_is_immutable():
     result = fit("travel ~ 1 + (1 | Rail)", load_rail())
     with pytest.raises(AttributeError):
         result.loglik = 0.0
+    beta, ranef, varcorr = result.beta, result.ranef["Rail"], result.varcorr
+    beta.iloc[0], ranef.iloc[0, 0], varcorr.loc[0, "vcov"] = 0.0, 0.0, 0.0   # copies: the fit is unchanged
+    assert result.beta.iloc[0] == pytest.approx(66.5)
+    assert result.ranef["Rail"].iloc[0, 0] != 0.0 and result.varcorr.loc[0, "vcov"] > 600
+    with pytest.raises(ValueError, match="read-only"):
+        result.theta[0] = 0.0
     with pytest.raises(TypeError):
-        result.ranef["Rail"] = None
+        result.ngroups["Rail"] = 7
     assert "REML criterion at convergence" in result.summary()
     assert repr(result).startswith("<LmmFit 'travel ~ 1 + (1 | Rail)' by REML")
 
