@@ -174,7 +174,16 @@ def model_matrices(formula: str, data: pd.DataFrame) -> Design:
     terms = [terms[i] for i in lme4_term_order([len(t.levels) for t in terms])]
     Z = sparse.hstack([t.Z for t in terms], format="csc")
     y = frame[parsed.response].to_numpy(dtype=float)
-    return Design(formula, y, X, fixed_names, Z, tuple(terms))
+    return Design(formula, _not_fitted_exactly(y, X, parsed.response), X, fixed_names, Z, tuple(terms))
+
+
+def _not_fitted_exactly(y: np.ndarray, X: np.ndarray, response: str) -> np.ndarray:
+    """y, or a ValueError when the fixed effects alone fit it exactly (the deviance is then -inf)."""
+    residual = y - X @ np.linalg.lstsq(X, y, rcond=None)[0] if X.shape[1] else y
+    if residual @ residual <= 1e-20 * max(y @ y, 1.0):
+        raise ValueError(f"the fixed effects fit the response {response!r} exactly (is it constant?): "
+                         "there is no variation left for the random effects and the residual")
+    return y
 
 
 def term_summary(design: Design) -> pd.DataFrame:

@@ -113,8 +113,12 @@ def random_intercept_matrices(
     Chapter 2, *The model and the data*. In lme4's syntax the model is
     ``response ~ 1 + covariates + (1 | group)``.
     """
+    if isinstance(covariates, str):
+        raise TypeError(f"covariates must be a list of column names, such as [{covariates!r}]")
     _check_columns(data, [response, group, *covariates])
     y = _numeric_column(data, response)
+    if np.ptp(y) == 0:
+        raise ValueError(f"column {response!r} is constant: there is no variation to split into components")
     X = np.column_stack([np.ones(len(data))] + [_numeric_column(data, c) for c in covariates])
     Z, levels = indicator_matrix(_grouping_column(data, group))
     return ModelMatrices(y, X, Z, ("(Intercept)", *covariates), levels, response, group)

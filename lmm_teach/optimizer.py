@@ -71,7 +71,7 @@ def boundary_slope(design: Design, reml: bool) -> float:
                          f"it has terms {[(t.name, t.k) for t in design.terms]}")
     n, p = design.X.shape
     e = design.y - design.X @ np.linalg.lstsq(design.X, design.y, rcond=None)[0]
-    if e @ e <= 0:
+    if e @ e <= 1e-20 * max(design.y @ design.y, 1.0):   # zero up to rounding
         raise ValueError("y is fitted exactly by X: the residual sum of squares is 0")
     ratio = float(np.sum((design.Z.T @ e) ** 2) / (e @ e))
     ZtX = np.asarray(design.Z.T @ design.X)

@@ -1,5 +1,7 @@
 """Chapter 13: the one-sided slope of the profiled deviance at theta = 0 (boundary_slope)."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -44,5 +46,8 @@ def test_bad_designs_are_refused():
     with pytest.raises(ValueError, match="exactly one random term with one column"):
         boundary_slope(model_matrices("Reaction ~ Days + (Days | Subject)", load_sleepstudy()), False)
     exact = pd.DataFrame({"y": [1.0, 1.0, 1.0, 1.0], "g": ["a", "a", "b", "b"]})
+    with pytest.raises(ValueError, match="fit the response 'y' exactly"):
+        model_matrices("y ~ 1 + (1 | g)", exact)              # refused before boundary_slope sees it
+    design = model_matrices("Yield ~ 1 + (1 | Batch)", load_dyestuff2())
     with pytest.raises(ValueError, match="fitted exactly"):
-        boundary_slope(model_matrices("y ~ 1 + (1 | g)", exact), False)
+        boundary_slope(dataclasses.replace(design, y=np.ones_like(design.y)), False)

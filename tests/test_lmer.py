@@ -145,6 +145,8 @@ BAD_INPUT = [
      "grouping factor 'Obs' has as many levels as observations"),
     (lambda d: d.assign(Days=d.Days.replace(9, np.inf)), "Reaction ~ Days + (1 | Subject)", ValueError,
      "column 'Days' holds infinite values"),
+    (lambda d: d.assign(Reaction=250.0), "Reaction ~ Days + (1 | Subject)", ValueError,
+     "fit the response 'Reaction' exactly"),
     (lambda d: d, "Reaction ~ Days + (1 | )", ValueError, "empty grouping factor"),
     (lambda d: d, "Reaction ~ Days + (1 | Subject", ValueError, "unbalanced parentheses"),
     (lambda d: d, "Reaction ~ Days", ValueError, "no random-effects term"),

@@ -116,3 +116,13 @@ def test_grouping_column_of_integers():
     frame = pd.DataFrame({"y": [1.0, 2.0, 3.0, 4.0, 5.0], "g": [3, 1, 3, 1, 2]})
     matrices = random_intercept_matrices(frame, "y", "g")
     assert matrices.group_levels == ("1", "2", "3")
+
+
+def test_covariates_must_be_a_list():
+    with pytest.raises(TypeError, match=r"covariates must be a list of column names, such as \['side'\]"):
+        random_intercept_matrices(load_rail(), "travel", "Rail", "side")
+
+
+def test_constant_response_is_refused():
+    with pytest.raises(ValueError, match="column 'travel' is constant"):
+        random_intercept_matrices(load_rail().assign(travel=50), "travel", "Rail")
