@@ -5,6 +5,10 @@ Python's ``assert`` vanishes under ``python -O``, so every check here raises exp
 
 from __future__ import annotations
 
+import sys
+import warnings
+from pathlib import Path
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -71,3 +75,15 @@ def covariance_matrix(values: ArrayLike, name: str, size: int) -> np.ndarray:
     if not np.allclose(matrix, matrix.T):
         raise ValueError(f"{name} must be symmetric")
     return matrix
+
+
+_PACKAGE = str(Path(__file__).resolve().parent)
+
+
+def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
+    """Warn, pointing at the first line outside lmm_teach: the reader's own call, whichever
+    stage of the engine (``fit``, ``model_matrices``, ``optimize_theta``) it called."""
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(_PACKAGE):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, category, stacklevel=level + 1)

@@ -15,7 +15,6 @@ does whenever that order is not already the given one (Bates et al. 2015, sectio
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +22,7 @@ import pandas as pd
 from formulaic import Formula, model_matrix
 from scipy import sparse
 
+from lmm_teach._checks import warn_user
 from lmm_teach.formula import ParsedFormula, RandomTerm, parse_formula
 
 
@@ -78,8 +78,7 @@ def model_frame(parsed: ParsedFormula, data: pd.DataFrame) -> pd.DataFrame:
     incomplete = frame.isna().any(axis=1)
     if incomplete.any():
         named = [column for column in columns if frame[column].isna().any()]
-        warnings.warn(f"dropped {int(incomplete.sum())} row(s) with missing values in {named}",
-                      stacklevel=3)
+        warn_user(f"dropped {int(incomplete.sum())} row(s) with missing values in {named}")
         frame = frame[~incomplete]
     if len(frame) == 0:
         raise ValueError("no rows to fit: the data are empty (after dropping missing values)")
@@ -116,8 +115,7 @@ def full_rank_columns(X: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray
             keep.append(j)
     dropped = [names[j] for j in range(X.shape[1]) if j not in keep]
     if dropped:
-        warnings.warn(f"the fixed-effects matrix is rank deficient: dropped column(s) {dropped}",
-                      stacklevel=3)
+        warn_user(f"the fixed-effects matrix is rank deficient: dropped column(s) {dropped}")
     return X[:, keep], tuple(names[j] for j in keep)
 
 

@@ -9,12 +9,12 @@ Because :math:`\theta_i = 0` is allowed, a zero variance is a point the optimize
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize
 
+from lmm_teach._checks import warn_user
 from lmm_teach.design import Design
 from lmm_teach.pls import profiled_deviance, theta_lower, theta_start
 
@@ -91,8 +91,8 @@ def optimize_theta(design: Design, reml: bool) -> ThetaOptimum:
                                method="COBYQA", bounds=bounds)
     theta = np.where((lower == 0) & (result.x < 0), 0.0, result.x)   # guard against -0.0 and round-off
     if not result.success:
-        warnings.warn(f"the optimizer did not converge: {result.message}", ConvergenceWarning, stacklevel=3)
+        warn_user(f"the optimizer did not converge: {result.message}", ConvergenceWarning)
     if is_singular(theta, lower):
-        warnings.warn("boundary (singular) fit: a variance is (near) 0 or a correlation is (near) "
-                      "+-1; see chapter 13", SingularFitWarning, stacklevel=3)
+        warn_user("boundary (singular) fit: a variance is (near) 0 or a correlation is (near) "
+                  "+-1; see chapter 13", SingularFitWarning)
     return ThetaOptimum(theta, float(result.fun), bool(result.success), str(result.message), int(result.nfev))
