@@ -112,3 +112,21 @@ def load_lme4_confint_reference(dataset: str) -> dict:
     """
     filename = "lme4_confint_reference.json"
     return _record(_json_records(filename), dataset, filename)
+
+
+def load_lme4_condvar_reference(dataset: str, method: str) -> dict:
+    """lme4 1.1-31's conditional modes and conditional variances for ``dataset``'s fit.
+
+    ``dataset`` is ``"rail"``, ``"sleepstudy"``, ``"penicillin"`` or ``"pastes"`` (their typical
+    models), ``method`` ``"ML"`` or ``"REML"``. The R call is
+    ``ranef(lmer(<formula>, data = <dataset>, REML = <method == "REML">), condVar = TRUE)``,
+    made by ``lme4_condvar.R`` beside the JSON. The record holds ``formula``, ``theta``,
+    ``sigma``, ``objective`` and, per grouping factor, ``levels``, ``columns``, ``modes``
+    (levels x columns) and ``postVar`` (one columns x columns matrix per level: lme4's
+    ``attr(ranef(...)[[g]], "postVar")``). Chapters 6, 11 and 12 compare with it.
+    """
+    filename = "lme4_condvar_reference.json"
+    record = _record(_json_records(filename), dataset, filename)
+    if method not in ("ML", "REML"):
+        raise ValueError(f"method must be 'ML' or 'REML', not {method!r}")
+    return {"formula": record["formula"], **record["fits"][method]}

@@ -54,3 +54,41 @@ def test_other_reference_files():
     assert data.load_lme4_confint_reference("pastes")["fit"] == "ML"
     with pytest.raises(ValueError, match="has no dataset 'rail'"):
         data.load_lmertest_reference("rail")
+
+
+@pytest.mark.parametrize("dataset", ["rail", "sleepstudy", "penicillin", "pastes"])
+@pytest.mark.parametrize("method", ["ML", "REML"])
+def test_condvar_reference_matches_sigma2_Lambda_Linv(dataset, method):
+    """lme4's postVar is sigma^2 Lambda (L L')^{-1} Lambda' per level, at lme4's theta.
+
+    R: attr(ranef(lmer(<formula>, data, REML = <method == "REML">), condVar = TRUE)[[g]],
+    "postVar") (lmm_teach/data/lme4_condvar.R).
+    """
+    import numpy as np
+
+    from lmm_teach.design import model_matrices
+    from lmm_teach.pls import Lambda, solve_pls
+
+    record = data.load_lme4_condvar_reference(dataset, method)
+    design = model_matrices(record["formula"], getattr(data, f"load_{dataset}")())
+    solution = solve_pls(record["theta"], design)
+    Lam = Lambda(record["theta"], design.terms).toarray()
+    L_inv_T = np.linalg.solve(solution.L, Lam.T)
+    cond_cov = record["sigma"] ** 2 * L_inv_T.T @ L_inv_T
+    start = 0
+    for term in design.terms:
+        reference = record["ranef"][term.group]
+        assert list(reference["levels"]) == list(term.levels)
+        for j, expected in enumerate(reference["postVar"]):
+            block = slice(start + j * term.k, start + (j + 1) * term.k)
+            np.testing.assert_allclose(cond_cov[block, block], expected, rtol=1e-6)
+        np.testing.assert_allclose(solution.b[start:start + len(term.levels) * term.k],
+                                   np.ravel(reference["modes"]), rtol=1e-6, atol=1e-8)
+        start += len(term.levels) * term.k
+
+
+def test_condvar_reference_bad_names():
+    with pytest.raises(ValueError, match="has no dataset 'dyestuff'"):
+        data.load_lme4_condvar_reference("dyestuff", "ML")
+    with pytest.raises(ValueError, match="method must be 'ML' or 'REML'"):
+        data.load_lme4_condvar_reference("rail", "reml")
