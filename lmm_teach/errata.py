@@ -11,7 +11,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from lmm_teach._checks import as_matrix, as_vector
-from lmm_teach.ml import variances_from_theta
+from lmm_teach.ml import variances_from_phi
 
 
 def post_p_value(beta: ArrayLike, se: ArrayLike) -> np.ndarray:
@@ -25,7 +25,7 @@ def post_p_value(beta: ArrayLike, se: ArrayLike) -> np.ndarray:
     return 2.0 * (1.0 - stats.norm.cdf(beta, loc=0.0, scale=se))
 
 
-def det_log_likelihood(theta: ArrayLike, X: ArrayLike, Z: ArrayLike, y: ArrayLike) -> float:
+def det_log_likelihood(phi: ArrayLike, X: ArrayLike, Z: ArrayLike, y: ArrayLike) -> float:
     r"""The profile log-likelihood written with ``inv`` and ``det``, as the post does. **Fragile.**
 
     Mathematically equal to :func:`lmm_teach.ml.profile_log_likelihood`, but
@@ -33,7 +33,7 @@ def det_log_likelihood(theta: ArrayLike, X: ArrayLike, Z: ArrayLike, y: ArrayLik
     (sleepstudy: :math:`n = 180`, :math:`\sigma^2 \approx 960`), and the log-likelihood becomes
     ``-inf``. Chapter 8, *Notes on the source post*.
     """
-    sigma2_b, sigma2 = variances_from_theta(theta)
+    sigma2_b, sigma2 = variances_from_phi(phi)
     X, Z, y = as_matrix(X, "X"), as_matrix(Z, "Z"), as_vector(y, "y")
     n, q = Z.shape
     Lambda, psi = sigma2 * np.eye(n), sigma2_b * np.eye(q)

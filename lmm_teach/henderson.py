@@ -6,7 +6,7 @@ Henderson et al. 1959) gives the linear system (equation ``eq-mme``)
 .. math::
 
     \begin{bmatrix} X^\top X / \sigma^2 & X^\top Z / \sigma^2 \\
-                    Z^\top X / \sigma^2 & Z^\top Z / \sigma^2 + \psi_\theta^{-1} \end{bmatrix}
+                    Z^\top X / \sigma^2 & Z^\top Z / \sigma^2 + \psi^{-1} \end{bmatrix}
     \begin{bmatrix} \hat\beta \\ \hat b \end{bmatrix}
     = \begin{bmatrix} X^\top y / \sigma^2 \\ Z^\top y / \sigma^2 \end{bmatrix}.
 
@@ -41,7 +41,7 @@ def mme_matrix(X: ArrayLike, Z: ArrayLike, psi: ArrayLike, sigma2: float) -> np.
     .. math::
 
         C = \begin{bmatrix} X^\top X & X^\top Z \\ Z^\top X & Z^\top Z \end{bmatrix} / \sigma^2
-          + \begin{bmatrix} 0 & 0 \\ 0 & \psi_\theta^{-1} \end{bmatrix}
+          + \begin{bmatrix} 0 & 0 \\ 0 & \psi^{-1} \end{bmatrix}
 
     Chapter 5, *Henderson's mixed-model equations*.
     """
@@ -92,9 +92,9 @@ def woodbury_V_inverse(Z: ArrayLike, psi: ArrayLike, sigma2: float) -> np.ndarra
 
     .. math::
 
-        (\sigma^2 I_n + Z\psi_\theta Z^\top)^{-1}
+        (\sigma^2 I_n + Z\psi Z^\top)^{-1}
         = \frac{I_n}{\sigma^2} - \frac{Z A^{-1} Z^\top}{\sigma^4},
-        \qquad A = \frac{Z^\top Z}{\sigma^2} + \psi_\theta^{-1}
+        \qquad A = \frac{Z^\top Z}{\sigma^2} + \psi^{-1}
 
     Only the :math:`q \times q` matrix :math:`A` is factored. Chapter 5.
     """

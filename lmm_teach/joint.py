@@ -1,12 +1,12 @@
 r"""The joint density of the response and the random effects (chapter 3, *The joint density*).
 
-Because :math:`y \mid b \sim N(X\beta + Zb, \sigma^2 I_n)` and :math:`b \sim N(0, \psi_\theta)`,
+Because :math:`y \mid b \sim N(X\beta + Zb, \sigma^2 I_n)` and :math:`b \sim N(0, \psi)`,
 
 .. math::
 
     \log f(y, b) = \log f(y \mid b) + \log f(b)
     = -\frac{n}{2}\log(2\pi\sigma^2) - \frac{\lVert y - X\beta - Zb\rVert^2}{2\sigma^2}
-      - \frac{q}{2}\log(2\pi) - \frac12\log|\psi_\theta| - \frac12 b^\top\psi_\theta^{-1} b,
+      - \frac{q}{2}\log(2\pi) - \frac12\log|\psi| - \frac12 b^\top\psi^{-1} b,
 
 equation ``eq-joint``. Every log-determinant and quadratic form goes through a Cholesky factor,
 never through ``det`` or ``inv``.
@@ -77,7 +77,7 @@ def log_density_y_given_b(
 
 
 def log_density_b(b: ArrayLike, psi: ArrayLike) -> float:
-    r"""Log-density of the random effects, :math:`\log f(b)` with :math:`b \sim N(0, \psi_\theta)`.
+    r"""Log-density of the random effects, :math:`\log f(b)` with :math:`b \sim N(0, \psi)`.
 
     Chapter 3, *The joint density*.
     """

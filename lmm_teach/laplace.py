@@ -6,7 +6,7 @@ the gradient vanishes there, and the Hessian is :math:`-A` with
 
 .. math::
 
-    A = \frac{Z^\top Z}{\sigma^2} + \psi_\theta^{-1}.
+    A = \frac{Z^\top Z}{\sigma^2} + \psi^{-1}.
 
 Because :math:`\log f(y, b)` is quadratic in :math:`b`, the expansion is exact, and the Gaussian
 integral gives (equation ``eq-laplace``)
@@ -28,7 +28,7 @@ from lmm_teach.model import marginal_covariance
 
 
 def psi_inverse(psi: ArrayLike) -> np.ndarray:
-    r""":math:`\psi_\theta^{-1}` through the Cholesky factor of :math:`\psi_\theta`. Chapter 4."""
+    r""":math:`\psi^{-1}` through the Cholesky factor of :math:`\psi`. Chapter 4."""
     psi = np.asarray(psi, dtype=float)
     L = cholesky_lower(psi, "psi")
     return linalg.cho_solve((L, True), np.eye(psi.shape[0]))
@@ -40,7 +40,7 @@ def conditional_precision_b(Z: ArrayLike, psi: ArrayLike, sigma2: float) -> np.n
     .. math::
 
         A = -\frac{\partial^2 \log f(y, b)}{\partial b\,\partial b^\top}
-          = \frac{Z^\top Z}{\sigma^2} + \psi_\theta^{-1}
+          = \frac{Z^\top Z}{\sigma^2} + \psi^{-1}
 
     It does not depend on :math:`b`, :math:`y` or :math:`\beta`. Chapter 4, *Integrating out b*.
     """
@@ -56,7 +56,7 @@ def gradient_b(
 
     .. math::
 
-        \frac{\partial \log f(y, b)}{\partial b} = \frac{Z^\top (y - X\beta - Zb)}{\sigma^2} - \psi_\theta^{-1} b
+        \frac{\partial \log f(y, b)}{\partial b} = \frac{Z^\top (y - X\beta - Zb)}{\sigma^2} - \psi^{-1} b
 
     Chapter 4, *Integrating out b*; checked against finite differences.
     """
@@ -144,10 +144,11 @@ def quadrature_log_marginal(
 
     .. math::
 
-        \log f(y) = \sum_j \log \int f(y_j \mid c)\,\phi(c; 0, \sigma_b^2)\,dc,
+        \log f(y) = \sum_{j=1}^{J} \log \int f(y_j \mid c)\, f_{N(0, \sigma_b^2)}(c)\,dc,
 
-    each integral done by ``scipy.integrate.quad``. A check on ``eq-laplace`` that uses no algebra.
-    Chapter 4, *Integrating out b*.
+    over the :math:`J` groups, where :math:`f_{N(0, \sigma_b^2)}` is the normal density of one
+    random intercept; each integral done by ``scipy.integrate.quad``. A check on ``eq-laplace``
+    that uses no algebra. Chapter 4, *Integrating out b*.
     """
     y = as_vector(y, "y")
     Z = as_matrix(Z, "Z", rows=y.shape[0])
@@ -155,5 +156,5 @@ def quadrature_log_marginal(
         raise ValueError("Z must be the indicator matrix of one grouping factor (one 1 in each row)")
     offset = as_matrix(X, "X", rows=y.shape[0]) @ as_vector(beta, "beta")
     sigma2_b, sigma2 = positive_scalar(sigma2_b, "sigma2_b"), positive_scalar(sigma2, "sigma2")
-    rows = [Z[:, j] == 1 for j in range(Z.shape[1])]
-    return sum(_group_log_integral(y[m], offset[m], sigma2_b, sigma2) for m in rows)
+    in_group = [Z[:, j] == 1 for j in range(Z.shape[1])]
+    return sum(_group_log_integral(y[rows_j], offset[rows_j], sigma2_b, sigma2) for rows_j in in_group)

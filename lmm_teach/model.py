@@ -5,12 +5,12 @@ The linear mixed model of the book is
 .. math::
 
     y = X\beta + Zb + \varepsilon, \qquad
-    b \sim N(0, \psi_\theta), \qquad
+    b \sim N(0, \psi), \qquad
     \varepsilon \sim N(0, \sigma^2 I_n),
 
 with :math:`b` and :math:`\varepsilon` independent. This module turns a data frame into
 :math:`y`, :math:`X` and :math:`Z` for a model with one random intercept per group, and states
-the marginal distribution :math:`y \sim N(X\beta, V)` with :math:`V = Z\psi_\theta Z^\top +
+the marginal distribution :math:`y \sim N(X\beta, V)` with :math:`V = Z\psi Z^\top +
 \sigma^2 I_n` (equation ``eq-marginal``).
 """
 
@@ -125,7 +125,7 @@ def random_intercept_matrices(
 
 
 def random_intercept_psi(sigma2_b: float, q: int) -> np.ndarray:
-    r"""Covariance of independent random intercepts, :math:`\psi_\theta = \sigma_b^2 I_q`.
+    r"""Covariance of independent random intercepts, :math:`\psi = \sigma_b^2 I_q`.
 
     Chapter 2, *The model and the data*.
     """
@@ -137,7 +137,7 @@ def marginal_covariance(Z: ArrayLike, psi: ArrayLike, sigma2: float) -> np.ndarr
 
     .. math::
 
-        V = \operatorname{Var}(y) = Z \psi_\theta Z^\top + \sigma^2 I_n
+        V = \operatorname{Var}(y) = Z \psi Z^\top + \sigma^2 I_n
     """
     Z = as_matrix(Z, "Z")
     psi = covariance_matrix(psi, "psi", Z.shape[1])
@@ -156,7 +156,7 @@ def simulate_y(
 ) -> np.ndarray:
     r"""Draw ``n_draws`` response vectors from the model, one per row.
 
-    Each draw takes :math:`b \sim N(0, \psi_\theta)` and :math:`\varepsilon \sim N(0,
+    Each draw takes :math:`b \sim N(0, \psi)` and :math:`\varepsilon \sim N(0,
     \sigma^2 I_n)` and returns :math:`X\beta + Zb + \varepsilon`. Chapter 2, *The model and the data*.
     """
     X, Z = as_matrix(X, "X"), as_matrix(Z, "Z", rows=np.shape(X)[0], rows_of="X")

@@ -2,15 +2,16 @@ r"""Restricted maximum likelihood, REML (chapter 9, *REML*).
 
 Maximum likelihood estimates the variances as if :math:`\beta` were known, and so underestimates
 them. REML integrates :math:`\beta` out of the likelihood with a flat prior, exactly as chapter 4
-integrated :math:`b` out. :math:`\log f(y \mid \beta, \theta)` is quadratic in :math:`\beta` with
-Hessian :math:`-X^\top V^{-1} X` and maximizer :math:`\hat\beta(\theta)` (generalized least
-squares), so the Gaussian integral gives the restricted log-likelihood (equation ``eq-reml``;
-Harville 1977)
+integrated :math:`b` out. The log-likelihood :math:`\ell(\beta, \sigma_b^2, \sigma^2)` is quadratic
+in :math:`\beta` with Hessian :math:`-X^\top V^{-1} X` and maximizer :math:`\hat\beta(\phi)`
+(generalized least squares), so the Gaussian integral gives the restricted log-likelihood
+(equation ``eq-reml``; Harville 1977), a function of the log-variances
+:math:`\phi = (\log\sigma_b^2, \log\sigma^2)` of chapter 6:
 
 .. math::
 
-    \ell_R(\theta) = \log \int f(y \mid \beta, \theta)\,d\beta
-    = \ell_p(\theta) + \frac{p}{2}\log(2\pi) - \frac12 \log|X^\top V^{-1} X|.
+    \ell_R(\phi) = \log \int f(y \mid \beta, \sigma_b^2, \sigma^2)\,d\beta
+    = \ell_p(\phi) + \frac{p}{2}\log(2\pi) - \frac12 \log|X^\top V^{-1} X|.
 
 Equivalently, :math:`\ell_R` is the log-likelihood of :math:`n - p` *error contrasts*
 :math:`K^\top y` with :math:`K^\top X = 0`, up to a constant that depends on :math:`X` only.
@@ -26,7 +27,7 @@ from lmm_teach._checks import as_matrix, as_vector, covariance_matrix
 from lmm_teach.henderson import _rank_checked, cov_beta_mme, gls_beta
 from lmm_teach.inference import cov_beta
 from lmm_teach.joint import cholesky_lower, gaussian_log_density
-from lmm_teach.ml import profile_log_likelihood, variances_from_theta
+from lmm_teach.ml import profile_log_likelihood, variances_from_phi
 from lmm_teach.model import random_intercept_psi
 
 
@@ -35,16 +36,16 @@ def _log_det(matrix: np.ndarray, name: str) -> float:
     return float(2.0 * np.sum(np.log(np.diag(cholesky_lower(matrix, name)))))
 
 
-def restricted_log_likelihood(theta: ArrayLike, X: ArrayLike, Z: ArrayLike, y: ArrayLike) -> float:
-    r"""The restricted log-likelihood :math:`\ell_R(\theta)` of equation ``eq-reml``.
+def restricted_log_likelihood(phi: ArrayLike, X: ArrayLike, Z: ArrayLike, y: ArrayLike) -> float:
+    r"""The restricted log-likelihood :math:`\ell_R(\phi)` of equation ``eq-reml``.
 
     .. math::
 
-        \ell_R(\theta) = \ell_p(\theta) + \frac{p}{2}\log(2\pi)
+        \ell_R(\phi) = \ell_p(\phi) + \frac{p}{2}\log(2\pi)
             + \frac12 \log\bigl|[C^{-1}]_{\beta\beta}\bigr|,
         \qquad [C^{-1}]_{\beta\beta} = (X^\top V^{-1} X)^{-1}
 
-    for the random-intercept model with :math:`\theta = (\log\sigma_b^2, \log\sigma^2)` as in
+    for the random-intercept model with :math:`\phi = (\log\sigma_b^2, \log\sigma^2)` as in
     chapter 6. :math:`\ell_p` is :func:`lmm_teach.ml.profile_log_likelihood` and the covariance of
     :math:`\hat\beta` is the :math:`\beta` block of Henderson's :math:`C^{-1}`
     (:func:`lmm_teach.henderson.cov_beta_mme`). Chapter 9, *REML*. Validated against lme4 1.1-31
@@ -52,10 +53,10 @@ def restricted_log_likelihood(theta: ArrayLike, X: ArrayLike, Z: ArrayLike, y: A
     """
     y = as_vector(y, "y")
     X, Z = as_matrix(X, "X", rows=y.shape[0]), as_matrix(Z, "Z", rows=y.shape[0])
-    sigma2_b, sigma2 = variances_from_theta(theta)
+    sigma2_b, sigma2 = variances_from_phi(phi)
     cov = cov_beta_mme(X, Z, random_intercept_psi(sigma2_b, Z.shape[1]), sigma2)
     reml_term = 0.5 * X.shape[1] * np.log(2 * np.pi) + 0.5 * _log_det(cov, "Var(beta_hat)")
-    return profile_log_likelihood(theta, X, Z, y) + reml_term
+    return profile_log_likelihood(phi, X, Z, y) + reml_term
 
 
 def restricted_log_density(y: ArrayLike, X: ArrayLike, V: ArrayLike) -> float:
@@ -74,7 +75,7 @@ def restricted_log_density(y: ArrayLike, X: ArrayLike, V: ArrayLike) -> float:
     y = as_vector(y, "y")
     X = _rank_checked(as_matrix(X, "X", rows=y.shape[0]))
     V = covariance_matrix(V, "V", y.shape[0])
-    l_p = gaussian_log_density(y, X @ gls_beta(y, X, V), V, name="V")  # log f(y | beta_hat, theta)
+    l_p = gaussian_log_density(y, X @ gls_beta(y, X, V), V, name="V")  # log f(y | beta_hat, V)
     return l_p + 0.5 * X.shape[1] * np.log(2 * np.pi) + 0.5 * _log_det(cov_beta(X, V), "Var(beta_hat)")
 
 

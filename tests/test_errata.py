@@ -13,12 +13,12 @@ def test_post_p_value_exceeds_one_for_a_negative_estimate():
 
 
 def test_det_version_agrees_where_det_does_not_overflow(rail):
-    theta = np.log([511.86, 16.17])
-    np.testing.assert_allclose(det_log_likelihood(theta, rail.X, rail.Z, rail.y),
-                               profile_log_likelihood(theta, rail.X, rail.Z, rail.y), rtol=1e-10)
+    phi = np.log([511.86, 16.17])
+    np.testing.assert_allclose(det_log_likelihood(phi, rail.X, rail.Z, rail.y),
+                               profile_log_likelihood(phi, rail.X, rail.Z, rail.y), rtol=1e-10)
 
 
 def test_det_version_overflows_on_sleepstudy(sleep):
     fit = fit_ml(sleep.X, sleep.Z, sleep.y)
-    assert det_log_likelihood(fit.theta, sleep.X, sleep.Z, sleep.y) == -np.inf
+    assert det_log_likelihood(fit.phi, sleep.X, sleep.Z, sleep.y) == -np.inf
     assert np.isfinite(fit.loglik)

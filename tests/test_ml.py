@@ -12,7 +12,7 @@ import statsmodels.formula.api as smf
 
 from lmm_teach.data import load_dyestuff, load_dyestuff2, load_lme4_reference, load_rail, load_sleepstudy
 from lmm_teach.henderson import cov_beta_mme
-from lmm_teach.ml import MLFit, fit_ml, profile_log_likelihood, variances_from_theta
+from lmm_teach.ml import MLFit, fit_ml, profile_log_likelihood, variances_from_phi
 from lmm_teach.model import random_intercept_matrices, random_intercept_psi
 
 
@@ -54,8 +54,8 @@ def test_rail_reml_row_from_part_one_pieces(rail):
 
 def test_dyestuff_ml_matches_lme4():
     # R: fit <- lmer(Yield ~ 1 + (1 | Batch), data = Dyestuff, REML = FALSE)
-    m = random_intercept_matrices(load_dyestuff(), "Yield", "Batch")
-    fit = fit_ml(m.X, m.Z, m.y)
+    mats = random_intercept_matrices(load_dyestuff(), "Yield", "Batch")
+    fit = fit_ml(mats.X, mats.Z, mats.y)
     np.testing.assert_allclose(fit.loglik, -163.663529940568, atol=1e-7)   # logLik(fit)
     np.testing.assert_allclose(fit.beta, [1527.5], rtol=1e-8)              # fixef(fit)
     np.testing.assert_allclose(fit.se_beta, [17.6945534656666], rtol=1e-5)  # sqrt(diag(vcov(fit)))
@@ -67,8 +67,8 @@ def test_dyestuff2_creeps_towards_the_boundary():
     # R: fit <- lmer(Yield ~ 1 + (1 | Batch), data = Dyestuff2, REML = FALSE)
     # logLik(fit) = -81.4365183269129 with a batch variance of exactly 0. The log-variance
     # parametrization can only approach it: a tiny variance, a log-likelihood just below lme4's.
-    m = random_intercept_matrices(load_dyestuff2(), "Yield", "Batch")
-    fit = fit_ml(m.X, m.Z, m.y)
+    mats = random_intercept_matrices(load_dyestuff2(), "Yield", "Batch")
+    fit = fit_ml(mats.X, mats.Z, mats.y)
     assert fit.loglik <= -81.4365183269129 + 1e-9
     np.testing.assert_allclose(fit.loglik, -81.4365183269129, atol=1e-4)
     assert fit.sigma2_b < 1e-2 * fit.sigma2
@@ -92,14 +92,14 @@ def test_sleepstudy_random_intercept_matches_statsmodels(sleep):
 def test_profile_gradient_vanishes_at_the_optimum(rail, rail_fit):
     h = 1e-5
     steps = np.eye(2) * h
-    gradient = [(profile_log_likelihood(rail_fit.theta + s, rail.X, rail.Z, rail.y)
-                 - profile_log_likelihood(rail_fit.theta - s, rail.X, rail.Z, rail.y)) / (2 * h)
+    gradient = [(profile_log_likelihood(rail_fit.phi + s, rail.X, rail.Z, rail.y)
+                 - profile_log_likelihood(rail_fit.phi - s, rail.X, rail.Z, rail.y)) / (2 * h)
                 for s in steps]
     np.testing.assert_allclose(gradient, 0.0, atol=1e-4)
 
 
 def test_profile_is_the_maximum_over_beta(rail, rail_fit):
-    # l_p(theta) (eq-profile) is at least l(beta, theta) for any other beta.
+    # l_p(phi) (eq-profile) is at least l(beta, sigma2_b, sigma2) for any other beta.
     from lmm_teach.laplace import marginal_log_density
     psi = random_intercept_psi(rail_fit.sigma2_b, 6)
     at_beta = [marginal_log_density(rail.y, rail.X, rail.Z, [beta], psi, rail_fit.sigma2)
@@ -108,9 +108,9 @@ def test_profile_is_the_maximum_over_beta(rail, rail_fit):
     assert np.argmax(at_beta) == 2
 
 
-@pytest.mark.parametrize("theta0", [[0.0, 0.0], [10.0, -3.0], [2.0, 8.0]])
-def test_fit_does_not_depend_on_the_start(rail, rail_fit, theta0):
-    other = fit_ml(rail.X, rail.Z, rail.y, theta0=theta0)
+@pytest.mark.parametrize("phi0", [[0.0, 0.0], [10.0, -3.0], [2.0, 8.0]])
+def test_fit_does_not_depend_on_the_start(rail, rail_fit, phi0):
+    other = fit_ml(rail.X, rail.Z, rail.y, phi0=phi0)
     np.testing.assert_allclose(other.loglik, rail_fit.loglik, atol=1e-7)
     np.testing.assert_allclose([other.sigma2_b, other.sigma2], [rail_fit.sigma2_b, rail_fit.sigma2], rtol=1e-4)
 
@@ -122,9 +122,9 @@ def test_fit_is_immutable(rail_fit):
         rail_fit.beta[0] = 0.0
 
 
-def test_theta_must_have_two_entries():
-    with pytest.raises(ValueError, match="theta must hold 2 numbers"):
-        variances_from_theta([1.0, 2.0, 3.0])
+def test_phi_must_have_two_entries():
+    with pytest.raises(ValueError, match="phi must hold 2 numbers"):
+        variances_from_phi([1.0, 2.0, 3.0])
 
 
 def test_fit_checks_its_input(rail):
