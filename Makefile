@@ -7,12 +7,14 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: book test notebooks clean
+.PHONY: book test notebooks repository-url clean
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.txt pyproject.toml ipython_kernel_config.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	mkdir -p $(VENV)/etc/ipython
+	cp ipython_kernel_config.py $(VENV)/etc/ipython/ipython_kernel_config.py
 	touch $@
 
 book: $(VENV)/.installed
@@ -24,6 +26,10 @@ test: $(VENV)/.installed
 # For authors: re-execute every chapter in place, so that its stored outputs are current.
 notebooks: $(VENV)/.installed
 	cd book && for nb in *.ipynb; do ../$(BIN)/jupyter execute --inplace "$$nb" || exit 1; done
+
+# For authors: after changing repository.url in _config.yml, write it into every install cell.
+repository-url: $(VENV)/.installed
+	$(BIN)/python .ci/repository_url.py
 
 clean:
 	rm -rf _build
