@@ -13,6 +13,7 @@ The modules follow the chapters of the book:
 
 Part II, the general engine (lme4's four stages; ``lmm_teach.fit`` runs them all):
 
+- ``lmm_teach.reml``: chapter 9, restricted maximum likelihood (integrating beta out too)
 - ``lmm_teach.pls``: chapter 10, penalized least squares and the profiled deviance
 - ``lmm_teach.formula``, ``lmm_teach.design``: chapter 11, formulas, X, sparse Z, the terms
 - ``lmm_teach.optimizer``: chapter 13, the bounded optimizer, singular fits
@@ -20,9 +21,9 @@ Part II, the general engine (lme4's four stages; ``lmm_teach.fit`` runs them all
 """
 
 from lmm_teach import data, errata, henderson, inference, joint, laplace, ml, model
-from lmm_teach import design, formula, lmer, optimizer, pls
+from lmm_teach import design, formula, lmer, optimizer, pls, reml
 from lmm_teach.lmer import LmmFit, fit
 
 __all__ = ["data", "model", "joint", "laplace", "henderson", "ml", "inference", "errata",
-           "pls", "formula", "design", "optimizer", "lmer", "fit", "LmmFit"]
+           "reml", "pls", "formula", "design", "optimizer", "lmer", "fit", "LmmFit"]
 __version__ = "0.1.0"
