@@ -130,3 +130,23 @@ def load_lme4_condvar_reference(dataset: str, method: str) -> dict:
     if method not in ("ML", "REML"):
         raise ValueError(f"method must be 'ML' or 'REML', not {method!r}")
     return {"formula": record["formula"], **record["fits"][method]}
+
+
+def load_lme4_formula_reference(name: str, method: str) -> dict:
+    """lme4 1.1-31's fit of one of chapter 14's formulas, by ``method`` ``"ML"`` or ``"REML"``.
+
+    ``name`` is ``"power"`` (``I(Days^2)``), ``"factor"``, ``"log_response"``, ``"double_bar"``,
+    ``"double_bar_factor"``, ``"scale"``, ``"poly"`` or ``"weights"``. The record holds
+    ``formula``, ``dataset``, ``weights`` (a column name or None), the R call (``r_call``),
+    ``loglik``, ``objective``, ``fixef``, ``se``, ``sigma``, ``theta`` (with lme4's
+    ``theta_names``), ``nobs`` and lme4's ``X_columns``. Made by ``lme4_formulas.R``.
+    """
+    filename = "lme4_formula_reference.json"
+    records = {record["name"]: record for record in
+               json.loads(resources.files("lmm_teach").joinpath("data", filename).read_text())}
+    if name not in records:
+        raise ValueError(f"{filename} has no model {name!r}; it has {sorted(records)}")
+    if method not in ("ML", "REML"):
+        raise ValueError(f"method must be 'ML' or 'REML', not {method!r}")
+    record = records[name]
+    return {key: record[key] for key in ("formula", "dataset", "weights")} | record["fits"][method]

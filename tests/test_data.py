@@ -92,3 +92,15 @@ def test_condvar_reference_bad_names():
         data.load_lme4_condvar_reference("dyestuff", "ML")
     with pytest.raises(ValueError, match="method must be 'ML' or 'REML'"):
         data.load_lme4_condvar_reference("rail", "reml")
+
+
+def test_formula_reference_records():
+    # lmer(Reaction ~ Days + I(Days^2) + (Days | Subject), data = sleepstudy, REML = TRUE)
+    record = data.load_lme4_formula_reference("power", "REML")
+    assert record["X_columns"] == ["(Intercept)", "Days", "I(Days^2)"]
+    assert record["loglik"] == pytest.approx(-871.407799848301)
+    assert data.load_lme4_formula_reference("weights", "ML")["weights"] == "size"
+    with pytest.raises(ValueError, match="has no model 'cubic'"):
+        data.load_lme4_formula_reference("cubic", "ML")
+    with pytest.raises(ValueError, match="method must be 'ML' or 'REML'"):
+        data.load_lme4_formula_reference("power", "ml")
