@@ -15,15 +15,20 @@ does whenever that order is not already the given one (Bates et al. 2015, sectio
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from formulaic import Formula, model_matrix
+from formulaic import model_matrix
+from numpy.typing import ArrayLike
 from scipy import sparse
 
 from lmm_teach._checks import warn_user
-from lmm_teach.formula import ParsedFormula, RandomTerm, parse_formula
+from lmm_teach.expressions import data_names, variable_columns
+from lmm_teach.formula import ModelTerms, ParsedFormula, RandomTerm, model_terms, parse_expression, parse_formula
+
+WEIGHTS = "(weights)"     # the model frame's column of prior weights, as R names it
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,8 @@ class TermDesign:
 
 @dataclass(frozen=True)
 class Design:
-    """Everything the deviance needs: y, X (dense), Z (sparse) and the random terms."""
+    """Everything the deviance needs: y, X (dense), Z (sparse), the random terms and the prior
+    weights w (all 1 unless ``weights=`` was given)."""
 
     formula: str
     y: np.ndarray
@@ -52,54 +58,161 @@ class Design:
     fixed_names: tuple[str, ...]
     Z: sparse.csc_matrix
     terms: tuple[TermDesign, ...]
+    weights: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.weights is None:
+            object.__setattr__(self, "weights", np.ones(self.y.shape[0]))
 
 
-def _used_columns(parsed: ParsedFormula) -> list[str]:
-    """Every data column the formula names, response first."""
-    columns = [parsed.response, *sorted(Formula(parsed.fixed).required_variables)]
+def formula_variables(parsed: ParsedFormula) -> list[str]:
+    """Every variable of the formula, each once: the response, the fixed part, the random terms.
+
+    Chapter 14: a variable is a column or a function of columns, such as ``log(y)`` or ``I(x^2)``.
+    """
+    variables = [parsed.response, *model_terms(parsed.fixed).variables]
     for term in parsed.random:
-        columns += sorted(Formula(term.expr).required_variables) + list(term.group_columns)
-    return list(dict.fromkeys(columns))
+        variables += model_terms(term.expr).variables
+    return list(dict.fromkeys(variables))
 
 
-def model_frame(parsed: ParsedFormula, data: pd.DataFrame) -> pd.DataFrame:
-    """The rows and columns the model uses, after checks; incomplete rows dropped with a warning.
+def used_columns(parsed: ParsedFormula) -> list[str]:
+    """Every data column any expression reads (grouping factors included), response first."""
+    columns = [name for variable in formula_variables(parsed)
+               for name in data_names(parse_expression(variable))]
+    return list(dict.fromkeys(columns + [c for term in parsed.random for c in term.group_columns]))
 
-    Chapter 11. Raises ``TypeError`` for data that is not a DataFrame and ``ValueError`` naming
-    a missing column, a non-numeric response, an infinite value or empty data.
+
+def _weights_column(weights: object, data: pd.DataFrame) -> pd.Series | None:
+    """Prior weights as a float column aligned with ``data``; NaN where a weights column is missing."""
+    if weights is None:
+        return None
+    if isinstance(weights, str):
+        if weights not in data.columns:
+            raise ValueError(f"weights column {weights!r} is not in the data")
+        values, name = data[weights], f"weights column {weights!r}"
+    else:
+        values, name = pd.Series(np.asarray(weights).ravel() if np.ndim(weights) else [weights]), "weights"
+        if np.ndim(weights) != 1 or len(values) != len(data):
+            raise ValueError(f"weights must be one number per row of the data ({len(data)}), "
+                             f"but have shape {np.shape(weights)}")
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        raise ValueError(f"{name} must be numeric, but its dtype is {values.dtype}")
+    if not isinstance(weights, str) and values.isna().any():
+        raise ValueError(f"weights hold {int(values.isna().sum())} missing (NaN) value(s)")
+    return pd.Series(values.to_numpy(dtype=float, na_value=np.nan), index=data.index, name=WEIGHTS)
+
+
+def check_weights(w: np.ndarray) -> np.ndarray:
+    r"""Prior weights must be finite and positive; lme4 refuses negative ones and reports a
+    log-likelihood of -Inf with a zero weight (:math:`\log w_i` enters the deviance). Chapter 14."""
+    for bad, what in [(~np.isfinite(w), "infinite"), (w < 0, "negative"), (w == 0, "zero")]:
+        if bad.any():
+            hint = "; drop those rows instead" if what == "zero" else ""
+            raise ValueError(f"weights must be positive and finite, but {int(bad.sum())} are "
+                             f"{what}{hint}")
+    return w
+
+
+def _check_finite(frame: pd.DataFrame, what: str) -> None:
+    """Raise naming the first numeric column that holds an infinite (or, evaluated, NaN) value."""
+    for column in frame.columns:
+        if pd.api.types.is_numeric_dtype(frame[column]):
+            values = frame[column].to_numpy(dtype=float, na_value=np.nan)
+            bad = np.isinf(values) if what == "column" else ~np.isfinite(values)
+            if bad.any():
+                extra = "" if what == "column" else " (such as log of 0 or of a negative number)"
+                raise ValueError(f"{what} {column!r} holds {'infinite' if what == 'column' else 'non-finite'} "
+                                 f"values in {int(bad.sum())} row(s){extra}")
+
+
+def _evaluated(parsed: ParsedFormula, raw: pd.DataFrame) -> pd.DataFrame:
+    """Every variable evaluated on all rows (before any row is dropped, as R's model.frame does),
+    then the grouping columns that are not variables themselves."""
+    variables = formula_variables(parsed)
+    blocks = [variable_columns(variable, raw) for variable in variables]
+    groups = [c for term in parsed.random for c in term.group_columns if c not in variables]
+    return pd.concat(blocks + [raw[list(dict.fromkeys(groups))]], axis=1)
+
+
+def model_frame(parsed: ParsedFormula, data: pd.DataFrame, weights: ArrayLike | str | None = None
+                ) -> pd.DataFrame:
+    """R's model frame: one column per variable (named as R names it, such as ``log(y)``,
+    ``I(x^2)``, ``poly(x, 2)1``), the grouping columns and ``(weights)``; rows with a missing
+    value in any column the model reads are dropped, with a warning naming those columns.
+
+    Variables are evaluated on all rows first, as in R: ``scale(x)`` uses the rows dropped
+    later. Chapters 11 and 14. Raises ``TypeError`` for data that is not a DataFrame and
+    ``ValueError`` naming a missing column, a non-numeric response, an infinite value, bad
+    weights or empty data.
     """
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame, not {type(data).__name__}")
-    columns = _used_columns(parsed)
+    columns = used_columns(parsed)
     missing = [column for column in columns if column not in data.columns]
     if missing:
         raise ValueError(f"column(s) {missing} named in the formula are not in the data")
-    frame = data[columns]
-    incomplete = frame.isna().any(axis=1)
+    w = _weights_column(weights, data)
+    raw = data[columns]
+    _check_finite(raw, "column")
+    frame = _evaluated(parsed, raw) if len(raw) else raw
+    incomplete = raw.isna().any(axis=1) | (w.isna() if w is not None else False)
     if incomplete.any():
-        named = [column for column in columns if frame[column].isna().any()]
+        named = [c for c in columns if raw[c].isna().any()] + ([weights] if w is not None and w.isna().any() else [])
         warn_user(f"dropped {int(incomplete.sum())} row(s) with missing values in {named}")
-        frame = frame[~incomplete]
-    if len(frame) == 0:
+    if len(raw) == 0 or incomplete.all():
         raise ValueError("no rows to fit: the data are empty (after dropping missing values)")
-    return _checked_values(frame, parsed.response)
+    frame = frame[~incomplete].reset_index(drop=True)
+    _check_finite(frame, "variable")
+    if w is not None:
+        frame[WEIGHTS] = check_weights(w[~incomplete].to_numpy())
+    return _checked_response(_drop_unused_levels(frame), parsed.response)
 
 
-def _checked_values(frame: pd.DataFrame, response: str) -> pd.DataFrame:
-    """Raise if the response is not numeric or any numeric column holds an infinite value."""
-    is_numeric = pd.api.types.is_numeric_dtype(frame[response])
-    if not is_numeric or pd.api.types.is_bool_dtype(frame[response]):
-        raise ValueError(f"response {response!r} must be numeric, but its dtype is {frame[response].dtype}")
+def _drop_unused_levels(frame: pd.DataFrame) -> pd.DataFrame:
+    """Factors keep only the levels that occur in the rows kept (R's drop.unused.levels)."""
     for column in frame.columns:
-        if pd.api.types.is_numeric_dtype(frame[column]) and np.isinf(frame[column].to_numpy(float)).any():
-            raise ValueError(f"column {column!r} holds infinite values")
-    return frame.reset_index(drop=True)
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+            frame[column] = frame[column].cat.remove_unused_categories()
+    return frame
 
 
-def _named_matrix(formula: str, frame: pd.DataFrame) -> tuple[np.ndarray, tuple[str, ...]]:
-    """formulaic's model matrix, with the intercept named ``(Intercept)`` as in lme4."""
-    matrix = model_matrix(formula, frame)
-    names = tuple("(Intercept)" if name == "Intercept" else name for name in matrix.columns)
+def _checked_response(frame: pd.DataFrame, response: str) -> pd.DataFrame:
+    """Raise unless the response is numeric."""
+    if not pd.api.types.is_numeric_dtype(frame[response]):
+        raise ValueError(f"response {response!r} must be numeric, but it is a factor "
+                         f"(levels {list(frame[response].cat.categories[:3])}...)")
+    return frame
+
+
+_SAFE = re.compile(r"(?:(?<=^)|(?<=:))lmmvar(\d+)(?=\[|:|$)")
+
+
+def _variable_columns(variable: str, frame: pd.DataFrame) -> list[str]:
+    """The frame's columns of one variable: itself, or ``poly(x, 2)1``, ``poly(x, 2)2``, ..."""
+    if variable in frame.columns:
+        return [variable]
+    return [c for c in frame.columns if c.startswith(variable) and c[len(variable):].isdigit()]
+
+
+def term_matrix(terms: ModelTerms, frame: pd.DataFrame) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The model matrix of a list of terms (R's ``model.matrix``), with R-spelled names.
+
+    formulaic codes the factors (treatment contrasts, or full dummies where a margin is
+    missing, as R decides); it sees each column under a safe name (``lmmvar0``, ...), so that
+    R's names (``I(x^2)``, ``total.fruits``, a column called ``C`` or ``poly``) never meet its
+    own functions. Names are formulaic's spelling: ``Diet[T.D2]``, ``(Intercept)``. Chapter 14.
+    """
+    columns = [c for v in terms.variables for c in _variable_columns(v, frame)]
+    safe = {column: f"lmmvar{i}" for i, column in enumerate(columns)}
+    spelled = {v: " + ".join(safe[c] for c in _variable_columns(v, frame)) for v in terms.variables}
+    pieces = [":".join(spelled[v] if " " not in spelled[v] else f"({spelled[v]})" for v in term)
+              for term in terms.terms]
+    text = " + ".join(["1" if terms.intercept else "0", *pieces])
+    matrix = model_matrix(text, frame[columns].rename(columns=safe))
+    back = {name: column for column, name in safe.items()}
+    names = tuple("(Intercept)" if name == "Intercept" else
+                  _SAFE.sub(lambda m: back[f"lmmvar{m.group(1)}"], name) for name in matrix.columns)
     return np.asarray(matrix, dtype=float), names
 
 
@@ -138,7 +251,7 @@ def grouping_factor(columns: tuple[str, ...], frame: pd.DataFrame) -> tuple[np.n
 
 def term_design(term: RandomTerm, frame: pd.DataFrame) -> TermDesign:
     """The block :math:`Z_i` of one random term (equation ``eq-Zi``). Chapter 11."""
-    X_i, columns = _named_matrix(term.expr, frame)
+    X_i, columns = term_matrix(model_terms(term.expr), frame)
     if X_i.shape[1] == 0:
         raise ValueError(f"the random term {term.name} has no columns")
     codes, levels = grouping_factor(term.group_columns, frame)
@@ -160,19 +273,21 @@ def lme4_term_order(n_levels: list[int]) -> list[int]:
     return ascending[::-1]
 
 
-def model_matrices(formula: str, data: pd.DataFrame) -> Design:
-    """Stage 1 of the engine: formula and data give :math:`y`, :math:`X`, :math:`Z` and the terms.
+def model_matrices(formula: str, data: pd.DataFrame, weights: ArrayLike | str | None = None) -> Design:
+    """Stage 1 of the engine: formula and data give :math:`y`, :math:`X`, :math:`Z`, the terms
+    and the prior weights :math:`w` (a column name or one number per row of ``data``).
 
-    Chapter 11, *Covariance structures* (lme4's ``lFormula``).
+    Chapter 11, *Covariance structures*, and chapter 14 (lme4's ``lFormula``).
     """
     parsed = parse_formula(formula)
-    frame = model_frame(parsed, data)
-    X, fixed_names = full_rank_columns(*_named_matrix(parsed.fixed, frame))
+    frame = model_frame(parsed, data, weights)
+    X, fixed_names = full_rank_columns(*term_matrix(model_terms(parsed.fixed), frame))
     terms = [term_design(term, frame) for term in parsed.random]
     terms = [terms[i] for i in lme4_term_order([len(t.levels) for t in terms])]
     Z = sparse.hstack([t.Z for t in terms], format="csc")
     y = frame[parsed.response].to_numpy(dtype=float)
-    return Design(formula, _not_fitted_exactly(y, X, parsed.response), X, fixed_names, Z, tuple(terms))
+    w = frame[WEIGHTS].to_numpy() if WEIGHTS in frame else None
+    return Design(formula, _not_fitted_exactly(y, X, parsed.response), X, fixed_names, Z, tuple(terms), w)
 
 
 def _not_fitted_exactly(y: np.ndarray, X: np.ndarray, response: str) -> np.ndarray:

@@ -17,6 +17,7 @@ from typing import Mapping
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import linalg
 
 from lmm_teach._checks import read_only_copies
@@ -169,17 +170,21 @@ def make_fit(design: Design, optimum: ThetaOptimum, reml: bool) -> LmmFit:
     )
 
 
-def fit(formula: str, data: pd.DataFrame, reml: bool = True) -> LmmFit:
-    """Fit a linear mixed model written in lme4's formula syntax, by REML (default) or ML.
+def fit(formula: str, data: pd.DataFrame, reml: bool = True,
+        weights: ArrayLike | str | None = None) -> LmmFit:
+    r"""Fit a linear mixed model written in lme4's formula syntax, by REML (default) or ML.
 
     ``fit("Reaction ~ Days + (Days | Subject)", sleepstudy)`` does what lme4's
     ``lmer(Reaction ~ Days + (Days | Subject), sleepstudy)`` does, in the same four stages.
-    Chapter 10; validated against lme4 1.1-31 on Rail, Dyestuff, Dyestuff2, sleepstudy,
-    Penicillin and Pastes, by ML and REML.
+    ``weights`` (a column name, or one number per row of ``data``) are prior weights: the
+    residual variance of observation :math:`i` is :math:`\sigma^2 / w_i`, as with lme4's
+    ``lmer(..., weights = w)``. Chapter 10; formulas and weights in chapter 14. Validated
+    against lme4 1.1-31 on Rail, Dyestuff, Dyestuff2, sleepstudy, Penicillin and Pastes, and on
+    the formula references of ``tests/reference/lme4_formulas.json``, by ML and REML.
     """
     if not isinstance(reml, bool):
         raise TypeError(f"reml must be True or False, not {reml!r}")
-    design = model_matrices(formula, data)
+    design = model_matrices(formula, data, weights)
     return make_fit(design, optimize_theta(design, reml), reml)
 
 

@@ -115,6 +115,24 @@ def cholesky_L(ZLambda: sparse.spmatrix) -> np.ndarray:
     return linalg.cholesky(A, lower=True)
 
 
+def weighted(design: Design) -> tuple[np.ndarray, np.ndarray, sparse.csc_matrix]:
+    r"""The rows of :math:`y`, :math:`X` and :math:`Z` times :math:`\sqrt{w_i}` (prior weights).
+
+    With :math:`\operatorname{Var}(\varepsilon_i) = \sigma^2 / w_i`, multiplying row
+    :math:`i` by :math:`\sqrt{w_i}` gives residuals of equal variance :math:`\sigma^2`:
+
+    .. math::
+
+        W^{1/2} y = W^{1/2} X \beta + W^{1/2} Z \Lambda_\theta u + W^{1/2}\varepsilon,
+        \qquad W = \operatorname{diag}(w).
+
+    Every weight is 1 unless ``weights=`` was given; the PLS problem is then unchanged.
+    Chapter 14 (lme4's ``sqrtXWt``).
+    """
+    sqrt_w = np.sqrt(design.weights)
+    return sqrt_w * design.y, sqrt_w[:, None] * design.X, sparse.diags(sqrt_w) @ design.Z
+
+
 def solve_pls(theta: ArrayLike, design: Design) -> PLSSolution:
     r"""Solve ``eq-pls`` for :math:`(\hat u, \hat\beta)` by the blocked Cholesky factors ``eq-pls-blocks``.
 
@@ -125,11 +143,12 @@ def solve_pls(theta: ArrayLike, design: Design) -> PLSSolution:
         R_X \hat\beta = c_\beta, \quad
         L^\top \hat u = c_u - R_{ZX}\hat\beta .
 
+    With prior weights, :math:`y, X, Z` are the weighted rows of :func:`weighted`.
     Chapter 10; the same steps as lme4pureR's ``pls.R``.
     """
     theta = np.asarray(theta, dtype=float)
-    y, X = design.y, design.X
-    ZLambda = design.Z @ Lambda(theta, design.terms)
+    y, X, Z = weighted(design)
+    ZLambda = Z @ Lambda(theta, design.terms)
     L = cholesky_L(ZLambda)
     R_ZX = linalg.solve_triangular(L, ZLambda.T @ X, lower=True)
     R_X = linalg.cholesky(X.T @ X - R_ZX.T @ R_ZX, lower=False)
@@ -152,21 +171,26 @@ def sigma2_hat(r2: float, n: int, p: int, reml: bool) -> float:
     return r2 / (n - p if reml else n)
 
 
-def deviance_from_pls(solution: PLSSolution, n: int, reml: bool) -> float:
+def deviance_from_pls(solution: PLSSolution, n: int, reml: bool, sum_log_w: float = 0.0) -> float:
     r"""The profiled deviance ``eq-deviance-ml`` or REML criterion ``eq-deviance-reml``.
 
     .. math::
 
-        d(\theta) = \log|L_\theta|^2 + n\left[1 + \log\frac{2\pi r^2(\theta)}{n}\right],
+        d(\theta) = \log|L_\theta|^2 + n\left[1 + \log\frac{2\pi r^2(\theta)}{n}\right]
+            - \sum_i \log w_i,
         \qquad
         d_R(\theta) = \log|L_\theta|^2 + \log|R_X|^2
-            + (n - p)\left[1 + \log\frac{2\pi r^2(\theta)}{n - p}\right]
+            + (n - p)\left[1 + \log\frac{2\pi r^2(\theta)}{n - p}\right] - \sum_i \log w_i
 
-    Chapter 10 (the profiled deviance and REML criterion of Bates et al. 2015, section 3).
+    The last term comes from prior weights :math:`w_i` (``sum_log_w``; 0 when every weight is
+    1): the density of :math:`y_i` with variance :math:`\sigma^2/w_i` is that of the weighted
+    row times the Jacobian :math:`\sqrt{w_i}`, as in lme4's ``ldW``. Chapter 10 (the profiled
+    deviance and REML criterion of Bates et al. 2015, section 3); weights in chapter 14.
     """
     p = solution.beta.shape[0]
     degrees = n - p if reml else n
-    deviance = log_det_L2(solution.L) + degrees * (1 + np.log(2 * np.pi * solution.r2 / degrees))
+    deviance = (log_det_L2(solution.L) + degrees * (1 + np.log(2 * np.pi * solution.r2 / degrees))
+                - sum_log_w)
     return float(deviance + (2 * np.sum(np.log(np.abs(np.diag(solution.R_X)))) if reml else 0.0))
 
 
@@ -185,8 +209,8 @@ def pls_normal_equations(theta: ArrayLike, design: Design) -> tuple[np.ndarray, 
     (``eq-ch10-mme-u``). Returns the matrix and the right-hand side; for checks and teaching only:
     :func:`solve_pls` never forms the matrix. Chapter 10, *Penalized least squares*.
     """
-    ZLambda = (design.Z @ Lambda(theta, design.terms)).toarray()
-    X, y = design.X, design.y
+    y, X, Z = weighted(design)
+    ZLambda = (Z @ Lambda(theta, design.terms)).toarray()
     matrix = np.block([[ZLambda.T @ ZLambda + np.eye(ZLambda.shape[1]), ZLambda.T @ X],
                        [X.T @ ZLambda, X.T @ X]])
     return matrix, np.concatenate([ZLambda.T @ y, X.T @ y])
@@ -208,13 +232,16 @@ def penalized_rss(u: ArrayLike, beta: ArrayLike, theta: ArrayLike, design: Desig
         raise ValueError(f"u must hold q = {q} values (one per column of Z), not shape {u.shape}")
     if beta.shape != (p,):
         raise ValueError(f"beta must hold p = {p} values (one per column of X), not shape {beta.shape}")
-    residual = design.y - design.X @ beta - design.Z @ (Lambda(theta, design.terms) @ u)
+    y, X, Z = weighted(design)
+    residual = y - X @ beta - Z @ (Lambda(theta, design.terms) @ u)
     return float(residual @ residual + u @ u)
 
 
 def profiled_deviance(theta: ArrayLike, design: Design, reml: bool) -> float:
     """The function of :math:`\\theta` alone that the optimizer minimizes (lme4's ``devfun``).
 
-    Chapter 10; checked against lme4 1.1-31's ``objective`` for every reference model.
+    Chapter 10; checked against lme4 1.1-31's ``objective`` for every reference model, with
+    and without prior weights (chapter 14).
     """
-    return deviance_from_pls(solve_pls(theta, design), design.y.shape[0], reml)
+    sum_log_w = float(np.sum(np.log(design.weights)))
+    return deviance_from_pls(solve_pls(theta, design), design.y.shape[0], reml, sum_log_w)
