@@ -213,6 +213,8 @@ class _Parser:
                 args.append(self.expression())
             if not self._at(")"):
                 self.expect(",")
+                if self._at(")"):
+                    raise FormulaError(f"cannot read {self.text!r}: an empty argument in {function}()")
         self.expect(")")
         return Call(function, tuple(args), tuple(keywords))
 
@@ -320,6 +322,12 @@ def _check_call(node: Call, formula: str) -> None:
     if unknown or not 1 <= len(node.args) <= most:
         raise FormulaError(f"{deparse(node)!r} in {formula!r}: {name}() takes one data argument"
                            + (f" and the options {sorted(allowed[name])}" if name in allowed else ""))
+    for option in node.args[1:] + tuple(value for _, value in node.keywords):
+        constant = isinstance(option, Number) or (
+            isinstance(option, Name) and option.id in ("TRUE", "FALSE", "T", "F"))
+        if not constant:
+            raise FormulaError(f"{deparse(option)} in {deparse(node)!r} (in {formula!r}): an "
+                               "option must be TRUE, FALSE or a number")
 
 
 # -- the formula algebra: R's terms() ------------------------------------------------------------
@@ -548,6 +556,8 @@ def _summands(node: Node, sign: str = "+") -> list[tuple[str, Node]]:
     """The top-level sum ``a + b - c`` as (sign, part) pairs, left to right."""
     if isinstance(node, BinaryOp) and node.op in ("+", "-"):
         return _summands(node.left, sign) + _summands(node.right, node.op)
+    if isinstance(node, UnaryOp) and node.op in ("+", "-"):
+        return _summands(node.operand, "-" if (sign == "-") != (node.op == "-") else "+")
     return [(sign, node)]
 
 
@@ -586,10 +596,10 @@ def parse_formula(formula: str) -> ParsedFormula:
                                "parentheses, as in + (1 | g)")
         else:
             fixed.append((sign, part))
-    if not random:
-        raise FormulaError(f"formula {formula!r} has no random-effects term such as (1 | group)")
     fixed_text = _join(fixed)
     model_terms(fixed_text, formula)                     # refuses what the algebra cannot read
+    if not random:
+        raise FormulaError(f"formula {formula!r} has no random-effects term such as (1 | group)")
     return ParsedFormula(_response(node.left, formula), fixed_text, tuple(random))
 
 
