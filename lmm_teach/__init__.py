@@ -17,13 +17,16 @@ Part II, the general engine (lme4's four stages; ``lmm_teach.fit`` runs them all
 - ``lmm_teach.pls``: chapter 10, penalized least squares and the profiled deviance
 - ``lmm_teach.formula``, ``lmm_teach.design``: chapter 11, formulas, X, sparse Z, the terms
 - ``lmm_teach.optimizer``: chapter 13, the bounded optimizer, singular fits
-- ``lmm_teach.lmer``: the fitted model and ``fit(formula, data, reml=True)``
+- ``lmm_teach.expressions``: chapter 14, R's meaning of ``I(x^2)``, ``log``, ``factor``,
+  ``scale``, ``poly`` in a formula
+- ``lmm_teach.lmer``: the fitted model and ``fit(formula, data, reml=True, weights=None)``
 """
 
 from lmm_teach import data, errata, henderson, inference, joint, laplace, ml, model
-from lmm_teach import design, formula, lmer, optimizer, pls, reml
+from lmm_teach import design, expressions, formula, lmer, optimizer, pls, reml
 from lmm_teach.lmer import LmmFit, fit
 
 __all__ = ["data", "model", "joint", "laplace", "henderson", "ml", "inference", "errata",
-           "reml", "pls", "formula", "design", "optimizer", "lmer", "fit", "LmmFit"]
+           "reml", "pls", "formula", "design", "optimizer", "expressions", "lmer", "fit",
+           "LmmFit"]
 __version__ = "0.1.0"
