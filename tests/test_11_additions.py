@@ -39,3 +39,31 @@ def test_theta_size_matches_lower_triangle(k):
 def test_term_summary_rejects_other_input():
     with pytest.raises(ValueError, match="design must be a Design"):
         term_summary("Reaction ~ Days + (Days | Subject)")
+
+
+def test_shrinkage_matrix_of_chapter_11():
+    # Chapter 11, "What random slopes do": beta + b_j = beta + M (beta_j - beta), with
+    # M = Sigma (Sigma + sigma^2 (X_j'X_j)^-1)^-1, and Sigma^-1/2 M Sigma^1/2 symmetric with
+    # eigenvalues in (0, 1). An identity at any theta, so we use lme4's ML estimates
+    # (lmer(Reaction ~ Days + (Days | Subject), sleepstudy, REML = FALSE)).
+    from scipy import linalg
+
+    from lmm_teach.data import load_lme4_reference
+    from lmm_teach.pls import solve_pls, term_factor
+
+    sleep = load_sleepstudy()
+    design = model_matrices("Reaction ~ Days + (Days | Subject)", sleep)
+    ref = load_lme4_reference("sleepstudy", "ML")
+    theta, sigma = np.array(ref["theta"]), ref["sigma"]
+    solution = solve_pls(theta, design)
+    Sigma = sigma**2 * term_factor(theta, 2) @ term_factor(theta, 2).T
+    X_j = np.column_stack([np.ones(10), np.arange(10)])
+    M = Sigma @ np.linalg.inv(Sigma + sigma**2 * np.linalg.inv(X_j.T @ X_j))
+    own = np.array([np.polyfit(g.Days, g.Reaction, 1)[::-1] for _, g in sleep.groupby("Subject")])
+    mixed = solution.beta + solution.b.reshape(18, 2)
+    np.testing.assert_allclose(mixed, solution.beta + (own - solution.beta) @ M.T, rtol=1e-9)
+    root = linalg.sqrtm(Sigma).real
+    similar = np.linalg.solve(root, M @ root)
+    np.testing.assert_allclose(similar, similar.T, rtol=1e-8, atol=1e-12)
+    eigenvalues = np.linalg.eigvalsh((similar + similar.T) / 2)
+    assert 0 < eigenvalues[0] <= eigenvalues[1] < 1

@@ -58,3 +58,32 @@ def test_fill_in_of_L(dataset, formula, fill_in):
     L = cholesky_L(ZLambda)
     count = lambda A: int(np.count_nonzero(np.abs(A) > 1e-12))
     assert count(L) - count(np.tril(M)) == fill_in
+
+
+def _three_level_design():
+    """A made-up 4 regions / 3 schools / 4 classes / 2 pupils design, labels reused per parent."""
+    import pandas as pd
+    rows = [(region, school, klass, pupil) for region in "ABCD" for school in ("s1", "s2", "s3")
+            for klass in ("c1", "c2", "c3", "c4") for pupil in (1, 2)]
+    frame = pd.DataFrame(rows, columns=["region", "school", "klass", "pupil"])
+    frame["score"] = np.random.default_rng(2026).normal(size=len(frame))
+    return model_matrices("score ~ 1 + (1 | region/school/klass)", frame)
+
+
+@pytest.mark.parametrize("theta", [(1.0, 1.0, 1.0), (0.3, 2.0, 0.7)])
+def test_no_fill_in_with_three_nested_levels(theta):
+    # Chapter 12: nested factors in lme4's order (most levels first) give L the exact pattern of
+    # the lower triangle of Lambda' Z' Z Lambda + I, however deep the nesting.
+    design = _three_level_design()
+    assert [len(t.levels) for t in design.terms] == [48, 12, 4]     # class:school:region first
+    ZLambda = design.Z @ Lambda(np.array(theta), design.terms)
+    M = (ZLambda.T @ ZLambda).toarray() + np.eye(64)
+    L = cholesky_L(ZLambda)
+    np.testing.assert_array_equal(np.abs(L) > 1e-12, np.abs(np.tril(M)) > 1e-12)
+    # the opposite order (regions first) fills in: per region 3 school pairs, 12 classes x 2
+    # other schools, 66 class pairs
+    outer_first = np.r_[np.arange(60, 64), np.arange(48, 60), np.arange(48)]
+    L_outer = cholesky_L(ZLambda[:, outer_first])
+    M_outer = M[np.ix_(outer_first, outer_first)]
+    count = lambda A: int(np.count_nonzero(np.abs(A) > 1e-12))
+    assert count(L_outer) - count(np.tril(M_outer)) == 4 * (3 + 24 + 66)
