@@ -2,7 +2,7 @@ r"""From a formula and a data frame to :math:`y`, :math:`X`, a sparse :math:`Z` 
 that shape :math:`\Lambda_\theta` (chapter 11, *Covariance structures*; lme4's ``lFormula``).
 
 A random term :math:`(\text{expr} \mid g)` with :math:`k` columns in its model matrix
-:math:`X_i` and :math:`\ell` levels of :math:`g` gives a block :math:`Z_i` of :math:`\ell k`
+:math:`X_i` and :math:`J` levels of :math:`g` gives a block :math:`Z_i` of :math:`J k`
 columns, ordered by level and, within a level, by column:
 
 .. math::
@@ -114,16 +114,24 @@ def check_weights(w: np.ndarray) -> np.ndarray:
     return w
 
 
-def _check_finite(frame: pd.DataFrame, what: str) -> None:
-    """Raise naming the first numeric column that holds an infinite (or, evaluated, NaN) value."""
+def _no_infinite_columns(raw: pd.DataFrame) -> None:
+    """Raise naming the first numeric data column that holds an infinite value."""
+    for column in raw.columns:
+        if pd.api.types.is_numeric_dtype(raw[column]):
+            if np.isinf(raw[column].to_numpy(dtype=float, na_value=np.nan)).any():
+                raise ValueError(f"column {column!r} holds infinite values")
+
+
+def _finite_variables(frame: pd.DataFrame) -> pd.DataFrame:
+    """Raise naming a numeric variable that is not finite on a complete row (log of 0, say):
+    R would give it NaN or -Inf, which lme4 cannot fit."""
     for column in frame.columns:
         if pd.api.types.is_numeric_dtype(frame[column]):
-            values = frame[column].to_numpy(dtype=float, na_value=np.nan)
-            bad = np.isinf(values) if what == "column" else ~np.isfinite(values)
+            bad = ~np.isfinite(frame[column].to_numpy(dtype=float))
             if bad.any():
-                extra = "" if what == "column" else " (such as log of 0 or of a negative number)"
-                raise ValueError(f"{what} {column!r} holds {'infinite' if what == 'column' else 'non-finite'} "
-                                 f"values in {int(bad.sum())} row(s){extra}")
+                raise ValueError(f"variable {column!r} holds non-finite values in {int(bad.sum())} "
+                                 "row(s) (such as log of 0 or of a negative number)")
+    return frame
 
 
 def _evaluated(parsed: ParsedFormula, raw: pd.DataFrame) -> pd.DataFrame:
@@ -133,6 +141,21 @@ def _evaluated(parsed: ParsedFormula, raw: pd.DataFrame) -> pd.DataFrame:
     blocks = [variable_columns(variable, raw) for variable in variables]
     groups = [c for term in parsed.random for c in term.group_columns if c not in variables]
     return pd.concat(blocks + [raw[list(dict.fromkeys(groups))]], axis=1)
+
+
+def _complete_rows(raw: pd.DataFrame, w: pd.Series | None, weights: object) -> pd.Series:
+    """Rows with no missing value in any column the model reads (weights included); warns
+    naming the columns when some rows are dropped, and raises when none is left."""
+    missing = raw.isna()
+    if w is not None:
+        missing[str(weights)] = w.isna()
+    incomplete = missing.any(axis=1)
+    if incomplete.any():
+        named = [column for column in missing.columns if missing[column].any()]
+        warn_user(f"dropped {int(incomplete.sum())} row(s) with missing values in {named}")
+    if incomplete.all():
+        raise ValueError("no rows to fit: the data are empty (after dropping missing values)")
+    return ~incomplete
 
 
 def model_frame(parsed: ParsedFormula, data: pd.DataFrame, weights: ArrayLike | str | None = None
@@ -152,20 +175,15 @@ def model_frame(parsed: ParsedFormula, data: pd.DataFrame, weights: ArrayLike | 
     missing = [column for column in columns if column not in data.columns]
     if missing:
         raise ValueError(f"column(s) {missing} named in the formula are not in the data")
-    w = _weights_column(weights, data)
-    raw = data[columns]
-    _check_finite(raw, "column")
-    frame = _evaluated(parsed, raw) if len(raw) else raw
-    incomplete = raw.isna().any(axis=1) | (w.isna() if w is not None else False)
-    if incomplete.any():
-        named = [c for c in columns if raw[c].isna().any()] + ([weights] if w is not None and w.isna().any() else [])
-        warn_user(f"dropped {int(incomplete.sum())} row(s) with missing values in {named}")
-    if len(raw) == 0 or incomplete.all():
+    w, raw = _weights_column(weights, data), data[columns]
+    _no_infinite_columns(raw)
+    if len(raw) == 0:
         raise ValueError("no rows to fit: the data are empty (after dropping missing values)")
-    frame = frame[~incomplete].reset_index(drop=True)
-    _check_finite(frame, "variable")
+    evaluated = _evaluated(parsed, raw)                  # on all rows, as R's model.frame
+    complete = _complete_rows(raw, w, weights)
+    frame = _finite_variables(evaluated[complete].reset_index(drop=True))
     if w is not None:
-        frame[WEIGHTS] = check_weights(w[~incomplete].to_numpy())
+        frame[WEIGHTS] = check_weights(w[complete].to_numpy())
     return _checked_response(_drop_unused_levels(frame), parsed.response)
 
 
@@ -301,12 +319,12 @@ def _not_fitted_exactly(y: np.ndarray, X: np.ndarray, response: str) -> np.ndarr
 
 def term_summary(design: Design) -> pd.DataFrame:
     r"""One row per random term: its group, its effects (the columns of :math:`X_i`), its
-    :math:`\ell_i` levels, :math:`k_i`, the columns of :math:`Z_i` and the size of its slice of
+    :math:`J_i` levels, :math:`k_i`, the columns of :math:`Z_i` and the size of its slice of
     :math:`\theta`. Chapter 11.
 
     .. math::
 
-        \text{columns of } Z_i = \ell_i k_i, \qquad
+        \text{columns of } Z_i = J_i k_i, \qquad
         \text{size of } \theta_i = \frac{k_i (k_i + 1)}{2}
 
     (equation ``eq-Zi``; :math:`T_i` is lower triangular). The rows follow the order of the
