@@ -33,9 +33,11 @@ from lmm_teach.pls import profiled_deviance, sigma2_hat, solve_pls
 REFERENCE_DIR = Path(__file__).parent / "reference"
 REFERENCE = json.loads((REFERENCE_DIR / "lme4_formulas.json").read_text())
 
-# (case, method) where the optimizer (lmm_teach/optimizer.py) stops before lme4's optimum:
-# profiled_deviance at lme4's theta is lower than where it stops (issue 6, section 3). The
-# matrices are still checked, at lme4's theta, by test_deviance_and_estimates_at_lme4_theta.
+# (case, method) where the optimizer of commit 7bdb3ea (COBYQA from T = I) stopped before lme4's
+# optimum: -2 loglik 11.3 above lme4's, although profiled_deviance at lme4's theta equals lme4's
+# objective (issue 6, section 3). Such a case is an expected failure only while the fit is still
+# short of lme4's optimum; the matrices are checked at lme4's theta by
+# test_deviance_and_estimates_at_lme4_theta in every case.
 OPTIMIZER_STOPS_EARLY = {("chick_log_star", "ML")}
 
 CASES = [(case, method) for case in REFERENCE["cases"] for method in ("ML", "REML")]
@@ -82,11 +84,12 @@ def test_deviance_and_estimates_at_lme4_theta(case):
 @pytest.fixture(scope="module", params=CASES, ids=IDS)
 def fitted(request):
     spec, method = request.param
-    if (spec["name"], method) in OPTIMIZER_STOPS_EARLY:
-        pytest.xfail("the optimizer stops before lme4's optimum (optimizer.py, issue 6 section 3)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         result = fit(spec["formula"], load(spec["data"]), reml=method == "REML", weights=spec["weights"])
+    short = result.loglik < spec[method]["loglik"] - 2e-3
+    if (spec["name"], method) in OPTIMIZER_STOPS_EARLY and short:
+        pytest.xfail("the optimizer stops before lme4's optimum (optimizer.py, issue 6 section 3)")
     return result, spec[method]
 
 
