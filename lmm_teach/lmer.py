@@ -88,7 +88,12 @@ class LmmFit:
         return f"<LmmFit {self.formula!r} by {method}: loglik {self.loglik:.4f}>"
 
     def summary(self) -> str:
-        """A table like lme4's ``summary()``: the random effects, then the fixed effects."""
+        """A table like lme4's ``summary()``: the random effects, then the fixed effects.
+
+        Standard deviations and fixed effects are shown to 4 significant digits, as lme4 shows
+        its coefficients: more would print where the optimizer happened to stop, which differs
+        between machines. The exact numbers are the fit's fields.
+        """
         return _summary_text(self)
 
 
@@ -196,7 +201,7 @@ def _random_effects_text(result: LmmFit) -> list[str]:
         corr = correlations[(correlations.grp == row.grp) & (correlations.var2 == row.var1)]
         corr_text = " ".join(f"{value:5.2f}" for value in corr.sdcor)
         group = "" if row.grp == previous else row.grp
-        lines.append(f" {group:<10} {row.var1:<14} {row.sdcor:9.4f}  {corr_text}".rstrip())
+        lines.append(f" {group:<10} {row.var1:<14} {row.sdcor:9.4g}  {corr_text}".rstrip())
         previous = row.grp
     groups = ", ".join(f"{group}, {count}" for group, count in result.ngroups.items())
     return lines + [f"Number of obs: {result.nobs}, groups: {groups}"]
@@ -214,6 +219,6 @@ def _summary_text(result: LmmFit) -> str:
         f"{criterion} at convergence: {result.deviance:.4f}",
         f"AIC {result.aic:.4f}   BIC {result.bic:.4f}   logLik {result.loglik:.4f}", "",
         "Random effects:", *_random_effects_text(result), "", "Fixed effects:",
-        fixed.to_string(float_format=lambda value: f"{value:.4f}") if len(fixed) else " none",
+        fixed.to_string(float_format=lambda value: f"{value:.4g}") if len(fixed) else " none",
         *notes,
     ])
