@@ -5,7 +5,7 @@ lme4's form of the model (Bates et al. 2015) writes the random effects through s
 
 .. math::
 
-    b = \Lambda_\theta u, \qquad \psi_\theta = \sigma^2 \Lambda_\theta \Lambda_\theta^\top .
+    b = \Lambda_\theta u, \qquad \psi = \sigma^2 \Lambda_\theta \Lambda_\theta^\top .
 
 For given :math:`\theta`, the conditional modes and :math:`\hat\beta` minimize the penalized
 residual sum of squares (equation ``eq-pls``)
@@ -77,7 +77,7 @@ def theta_lower(terms: tuple[TermDesign, ...]) -> np.ndarray:
 
 
 def Lambda(theta: ArrayLike, terms: tuple[TermDesign, ...]) -> sparse.csc_matrix:
-    r""":math:`\Lambda_\theta = \operatorname{diag}(I_{\ell_1} \otimes T_1, \dots, I_{\ell_m} \otimes T_m)`.
+    r""":math:`\Lambda_\theta = \operatorname{diag}(I_{J_1} \otimes T_1, \dots, I_{J_m} \otimes T_m)`.
 
     Block-diagonal: one copy of the term's :math:`T_i` per level. Chapter 10.
     """
