@@ -20,6 +20,7 @@ _GROUPING_COLUMNS = {
     "penicillin": ["plate", "sample"],
     "pastes": ["batch", "cask", "sample"],
     "cbpp": ["herd", "period"],
+    "loblolly": ["Seed"],
 }
 
 
@@ -67,6 +68,12 @@ def load_pastes() -> pd.DataFrame:
 def load_cbpp() -> pd.DataFrame:
     """Contagious bovine pleuropneumonia incidence by herd and period (lme4 ``cbpp``)."""
     return _read_csv("cbpp")
+
+
+def load_loblolly() -> pd.DataFrame:
+    """Heights (feet) of loblolly pines from 14 seed sources at ages 3 to 25 years (R's
+    ``datasets::Loblolly``); columns ``height``, ``age``, ``Seed``. Chapter 13."""
+    return _read_csv("loblolly")
 
 
 def _json_records(filename: str) -> dict[str, dict]:

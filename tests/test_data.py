@@ -13,6 +13,7 @@ SHAPES = [
     (data.load_penicillin, (144, 3), "plate", 24),
     (data.load_pastes, (60, 4), "sample", 30),
     (data.load_cbpp, (56, 4), "herd", 15),
+    (data.load_loblolly, (84, 3), "Seed", 14),
 ]
 
 
