@@ -58,8 +58,9 @@ def test_code_lines_fit_the_page(path):
 def test_summary_then_exercises_at_the_end(path):
     headings = _headings(path)
     assert headings[-2:] == ["Summary", "Exercises"], headings
-    exercises = sum("```{exercise}" in "".join(c["source"]) for c in _cells(path, "markdown"))
-    assert exercises >= 3
+    text = "\n".join("".join(c["source"]) for c in _cells(path, "markdown"))
+    assert text.count("```{exercise}") >= 3
+    assert text.count("{solution-start}") == text.count("{solution-end}") >= 3
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
