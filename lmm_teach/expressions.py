@@ -30,6 +30,12 @@ def r_level_label(value: object) -> str:
     return str(value)
 
 
+def _r_text(value: object) -> str:
+    """A value of a text column as R reads it: ``True`` (a boolean among missing values, as
+    pandas reads a logical column with NA) is R's ``TRUE``; anything else its text."""
+    return r_level_label(value) if isinstance(value, (bool, np.bool_)) else str(value)
+
+
 def r_factor(values: np.ndarray | pd.Categorical) -> pd.Categorical:
     """R's ``factor(x)``: one level per distinct value, numbers sorted as numbers. Chapter 14.
 
@@ -95,7 +101,8 @@ def column_value(data: pd.DataFrame, name: str) -> np.ndarray | pd.Categorical:
     """A data column as R's model frame sees it: numbers as floats, anything else a factor.
 
     Text, categorical and boolean columns are factors (levels sorted, or the categorical's own
-    order; booleans have levels FALSE, TRUE). An ordered categorical is refused: R would code it
+    order; booleans have levels FALSE, TRUE, also in a column of booleans and missing values,
+    which pandas stores as objects). An ordered categorical is refused: R would code it
     with polynomial contrasts. Chapter 14.
     """
     column = data[name]
@@ -110,8 +117,7 @@ def column_value(data: pd.DataFrame, name: str) -> np.ndarray | pd.Categorical:
                              ".cat.as_unordered() for treatment contrasts")
         return pd.Categorical(column).rename_categories(r_level_label)
     if pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column):
-        text = column.map(lambda value: value if pd.isna(value) else str(value))
-        return r_factor(text.to_numpy(dtype=object))
+        return r_factor(column.map(_r_text, na_action="ignore").to_numpy(dtype=object))
     raise ValueError(f"column {name!r} has dtype {column.dtype}: a formula variable must be "
                      "numeric, text, boolean or categorical")
 

@@ -273,6 +273,19 @@ def test_double_bar_with_a_factor_keeps_the_dummies_correlated(small):
     assert design.terms[1].columns == ("f[p]", "f[q]", "f[r]")
 
 
+@pytest.mark.parametrize("values", [
+    [True, False] * 12,                                   # bool dtype
+    [True, False] * 11 + [True, None],                    # object dtype: pandas' logical with NA
+    pd.array([True, False] * 11 + [True, None], dtype="boolean"),
+])
+def test_a_logical_column_has_rs_levels_false_and_true(small, values):
+    # R: a logical column x gives the coefficient xTRUE (read.csv of TRUE/FALSE/NA is logical)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)                  # the dropped row
+        design = model_matrices("y ~ heavy + (1 | g)", small.assign(heavy=values))
+    assert [lme4_coefficient_name(n) for n in design.fixed_names] == ["(Intercept)", "heavyTRUE"]
+
+
 def test_model_frame_holds_every_variable(small):
     data = small.assign(h=np.tile(["u", "v"], 12))
     parsed = parse_formula("log(y) ~ I(x^2) + poly(x, 2) + factor(code) + (scale(x) | g) + (1 | h)")
