@@ -15,12 +15,10 @@ does whenever that order is not already the given one (Bates et al. 2015, sectio
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from formulaic import model_matrix
 from numpy.typing import ArrayLike
 from scipy import sparse
 
@@ -203,9 +201,6 @@ def _checked_response(frame: pd.DataFrame, response: str) -> pd.DataFrame:
     return frame
 
 
-_SAFE = re.compile(r"(?:(?<=^)|(?<=:))lmmvar(\d+)(?=\[|:|$)")
-
-
 def _variable_columns(variable: str, frame: pd.DataFrame) -> list[str]:
     """The frame's columns of one variable: itself, or ``poly(x, 2)1``, ``poly(x, 2)2``, ..."""
     if variable in frame.columns:
@@ -213,25 +208,79 @@ def _variable_columns(variable: str, frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c.startswith(variable) and c[len(variable):].isdigit()]
 
 
+def _is_factor(variable: str, frame: pd.DataFrame) -> bool:
+    return variable in frame.columns and isinstance(frame[variable].dtype, pd.CategoricalDtype)
+
+
+def factor_coding(terms: ModelTerms, frame: pd.DataFrame) -> list[dict[str, bool]]:
+    r"""R's coding of each factor of each term: True for contrasts, False for indicators.
+
+    R's rule (``TermCode`` in R's model.c; Chambers and Hastie 1992, p. 38): a factor
+    :math:`f` of a term :math:`T` is coded by contrasts when :math:`T \setminus \{f\}` is
+    empty or lies within an earlier term, and by one indicator per level otherwise. Without an
+    intercept, the first factor of the first term that has one takes indicators. So ``a:b``
+    alone gives every ``a``-``b`` combination, and ``0 + a + b`` all levels of ``a``. Chapter 14.
+    """
+    coding: list[dict[str, bool]] = []
+    for i, term in enumerate(terms.terms):
+        earlier = [set(t) for t in terms.terms[:i]]
+        coding.append({v: not set(term) - {v} or any(set(term) - {v} <= e for e in earlier)
+                       for v in term if _is_factor(v, frame)})
+    first = next((codes for codes in coding if codes), None)
+    if not terms.intercept and first:
+        first[next(iter(first))] = False
+    return coding
+
+
+def variable_block(variable: str, frame: pd.DataFrame, contrasts: bool
+                   ) -> tuple[np.ndarray, list[str]]:
+    """The columns of one variable in a term: a number's own column(s), or a factor's
+    indicators ``f[level]`` (all levels), or its treatment contrasts ``f[T.level]`` (all but the
+    first). Names in formulaic's spelling (chapter 14). Chapter 11."""
+    if not _is_factor(variable, frame):
+        columns = _variable_columns(variable, frame)
+        return frame[columns].to_numpy(dtype=float), columns
+    factor = frame[variable].cat
+    levels = [str(level) for level in factor.categories]
+    if contrasts and len(levels) < 2:
+        raise ValueError(f"factor {variable!r} has only the level {levels}: contrasts need two or "
+                         "more levels (R: 'contrasts can be applied only to factors with 2 or "
+                         "more levels')")
+    indicators = (factor.codes.to_numpy()[:, None] == np.arange(len(levels))).astype(float)
+    if contrasts:
+        return indicators[:, 1:], [f"{variable}[T.{level}]" for level in levels[1:]]
+    return indicators, [f"{variable}[{level}]" for level in levels]
+
+
+def _row_product(left: tuple[np.ndarray, list[str]], right: tuple[np.ndarray, list[str]]
+                 ) -> tuple[np.ndarray, list[str]]:
+    """The interaction of two blocks: every product of a column of each, the left one varying
+    fastest, as R's model.matrix orders them (``ap:bu, aq:bu, ap:bv, ...``)."""
+    (A, a_names), (B, b_names) = left, right
+    product = (B[:, :, None] * A[:, None, :]).reshape(A.shape[0], -1)
+    return product, [f"{a}:{b}" for b in b_names for a in a_names]
+
+
 def term_matrix(terms: ModelTerms, frame: pd.DataFrame) -> tuple[np.ndarray, tuple[str, ...]]:
     """The model matrix of a list of terms (R's ``model.matrix``), with R-spelled names.
 
-    formulaic codes the factors (treatment contrasts, or full dummies where a margin is
-    missing, as R decides); it sees each column under a safe name (``lmmvar0``, ...), so that
-    R's names (``I(x^2)``, ``total.fruits``, a column called ``C`` or ``poly``) never meet its
-    own functions. Names are formulaic's spelling: ``Diet[T.D2]``, ``(Intercept)``. Chapter 14.
+    The intercept, then each term's columns: the row-wise products of its variables' blocks
+    (:func:`variable_block`), each factor coded as R codes it (:func:`factor_coding`). Names
+    are in formulaic's spelling: ``(Intercept)``, ``Diet[T.D2]``, ``Sex[Female]``,
+    ``poly(x, 2)1:a[T.q]``; :func:`lmm_teach.formula.lme4_coefficient_name` gives lme4's.
+    Chapters 11 and 14.
     """
-    columns = [c for v in terms.variables for c in _variable_columns(v, frame)]
-    safe = {column: f"lmmvar{i}" for i, column in enumerate(columns)}
-    spelled = {v: " + ".join(safe[c] for c in _variable_columns(v, frame)) for v in terms.variables}
-    pieces = [":".join(spelled[v] if " " not in spelled[v] else f"({spelled[v]})" for v in term)
-              for term in terms.terms]
-    text = " + ".join(["1" if terms.intercept else "0", *pieces])
-    matrix = model_matrix(text, frame[columns].rename(columns=safe))
-    back = {name: column for column, name in safe.items()}
-    names = tuple("(Intercept)" if name == "Intercept" else
-                  _SAFE.sub(lambda m: back[f"lmmvar{m.group(1)}"], name) for name in matrix.columns)
-    return np.asarray(matrix, dtype=float), names
+    n = len(frame)
+    blocks = [(np.ones((n, 1)), ["(Intercept)"])] if terms.intercept else []
+    for term, coding in zip(terms.terms, factor_coding(terms, frame)):
+        parts = [variable_block(v, frame, coding.get(v, False)) for v in term]
+        product = parts[0]
+        for part in parts[1:]:
+            product = _row_product(product, part)
+        blocks.append(product)
+    if not blocks:
+        return np.empty((n, 0)), ()
+    return np.hstack([b for b, _ in blocks]), tuple(name for _, names in blocks for name in names)
 
 
 def full_rank_columns(X: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:

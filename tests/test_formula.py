@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from lmm_teach import fit
-from lmm_teach.design import model_frame, model_matrices
+from lmm_teach.design import model_frame, model_matrices, term_matrix
 from lmm_teach.expressions import r_factor, r_poly, r_scale
 from lmm_teach.formula import (FormulaError, deparse, lme4_coefficient_name, model_terms,
                                parse_expression, parse_formula)
@@ -284,6 +284,39 @@ def test_a_logical_column_has_rs_levels_false_and_true(small, values):
         warnings.simplefilter("ignore", UserWarning)                  # the dropped row
         design = model_matrices("y ~ heavy + (1 | g)", small.assign(heavy=values))
     assert [lme4_coefficient_name(n) for n in design.fixed_names] == ["(Intercept)", "heavyTRUE"]
+
+
+# R 4.2: colnames(model.matrix(<formula>, d)), a and b factors, x a number (tests/test_formula.py
+# small data: a = f, b = h). R codes a factor by indicators when the term without it is in no
+# earlier term (a:b alone: all 6 combinations), and the first variable varies fastest.
+R_MODEL_MATRIX_NAMES = [
+    ("a:b", "(Intercept), ap:bu, aq:bu, ar:bu, ap:bv, aq:bv, ar:bv"),
+    ("x:a", "(Intercept), x:ap, x:aq, x:ar"),
+    ("a + a:b", "(Intercept), aq, ar, ap:bv, aq:bv, ar:bv"),
+    ("0 + a + b", "ap, aq, ar, bv"),
+    ("0 + x + a:b", "x, ap:bu, aq:bu, ar:bu, ap:bv, aq:bv, ar:bv"),
+    ("a*b", "(Intercept), aq, ar, bv, aq:bv, ar:bv"),
+    ("poly(x, 2):a", "(Intercept), poly(x, 2)1:ap, poly(x, 2)2:ap, poly(x, 2)1:aq, "
+                     "poly(x, 2)2:aq, poly(x, 2)1:ar, poly(x, 2)2:ar"),
+    ("poly(x, 2)*a", "(Intercept), poly(x, 2)1, poly(x, 2)2, aq, ar, poly(x, 2)1:aq, "
+                     "poly(x, 2)2:aq, poly(x, 2)1:ar, poly(x, 2)2:ar"),
+    ("b:a + a", "(Intercept), aq, ar, bv:ap, bv:aq, bv:ar"),
+    ("0 + x:a + b", "bu, bv, x:ap, x:aq, x:ar"),
+    ("x + x:a:b", "(Intercept), x, x:ap:bu, x:aq:bu, x:ar:bu, x:ap:bv, x:aq:bv, x:ar:bv"),
+    ("a + b + x:a:b", "(Intercept), aq, ar, bv, ap:bu:x, aq:bu:x, ar:bu:x, ap:bv:x, aq:bv:x, "
+                      "ar:bv:x"),
+    ("(a + b + x)^2 - a:b", "(Intercept), aq, ar, bv, x, aq:x, ar:x, bv:x"),
+    ("0 + b:x + a", "ap, aq, ar, bu:x, bv:x"),
+]
+
+
+@pytest.mark.parametrize("rhs, names", R_MODEL_MATRIX_NAMES)
+def test_factor_coding_and_column_order_are_rs(small, rhs, names):
+    data = small.assign(a=small.f, b=np.repeat(["u", "v"], 12), x=small.x.astype(float))
+    frame = model_frame(parse_formula(f"y ~ {rhs} + (1 | g)"), data)
+    X, fixed = term_matrix(model_terms(rhs), frame)
+    assert ", ".join(lme4_coefficient_name(n) for n in fixed) == names
+    assert X.shape == (24, len(fixed))
 
 
 def test_model_frame_holds_every_variable(small):

@@ -11,8 +11,9 @@ unchanged, so a failure means the formula was read differently from lme4. Togeth
 every construct of the formula language: I(x^2) on an integer column, poly(), scale() with
 missing values in another column, factor() of an integer code, log(), exp(), sqrt(), arithmetic
 inside I() and inside functions, a transformed response (log(y), log(1 + y), sqrt(y)), a:b, a*b,
-(a + b)^2, - 1, 0 +, (x || g) with a number and with a factor, (0 + a + b || g), nested groups
-a/b, dotted names (Reaction.time, total.fruits), columns named C, Treatment, center, poly and
+(a + b)^2, - 1, 0 +, a:b of two factors without their main effects (R's coding by indicators,
+rank deficient), poly() crossed with a factor (R's column order), (x || g) with a number and with
+a factor, (0 + a + b || g), nested groups a/b, a logical column with missing values, dotted names (Reaction.time, total.fruits), columns named C, Treatment, center, poly and
 log, and prior weights (with missing values in the weights column).
 """
 

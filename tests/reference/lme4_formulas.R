@@ -64,6 +64,15 @@ b <- plain(BodyWeight)
 b$Diet <- as.integer(b$Diet); b$poly <- b$Time / 7; b$log <- log(b$Time)
 bodyweight <- save_csv(b, "bodyweight")
 
+ck <- plain(cake)[, c("replicate", "recipe", "temperature", "temp", "angle")]
+ck$temperature <- as.integer(as.character(ck$temperature))   # the ordered factor's labels 175..225
+ck$replicate <- as.integer(as.character(ck$replicate))
+cake <- save_csv(ck, "cake")
+
+pg <- plain(palmerpenguins::penguins)[, c("species", "bill_depth_mm", "body_mass_g")]
+pg$heavy <- pg$body_mass_g > 4000                            # logical, NA where the mass is
+penguins <- save_csv(pg, "penguins")
+
 cases <- list(
   list(name = "sleep_power_doublebar", data = "sleepstudy",
        formula = "Reaction.time ~ Days + I(Days^2) + (Days || Subject)"),
@@ -102,11 +111,17 @@ cases <- list(
   list(name = "bodyweight_poly_column", data = "bodyweight",
        formula = "weight ~ poly * factor(Diet) + (poly | Rat)"),
   list(name = "bodyweight_log_column", data = "bodyweight",
-       formula = "sqrt(weight) ~ log + exp(poly/10) + factor(Diet) + (1 | Rat)")
+       formula = "sqrt(weight) ~ log + exp(poly/10) + factor(Diet) + (1 | Rat)"),
+  list(name = "cake_interaction_without_margins", data = "cake",
+       formula = "angle ~ recipe:factor(temperature) + (1 | replicate)"),
+  list(name = "cake_poly_by_factor", data = "cake",
+       formula = "angle ~ poly(temp, 2) * recipe + (1 | replicate/recipe)"),
+  list(name = "penguins_logical_with_na", data = "penguins",
+       formula = "bill_depth_mm ~ heavy + (1 | species)")
 )
 frames <- list(sleepstudy = sleep, orthodont = orthodont, machines = machines, oats = oats,
                arabidopsis = arabidopsis, ergostool = ergostool, chickweight = chickweight,
-               bodyweight = bodyweight)
+               bodyweight = bodyweight, cake = cake, penguins = penguins)
 
 one_fit <- function(case, reml) {
   frame <- frames[[case$data]]
