@@ -283,16 +283,34 @@ def term_matrix(terms: ModelTerms, frame: pd.DataFrame) -> tuple[np.ndarray, tup
     return np.hstack([b for b, _ in blocks]), tuple(name for _, names in blocks for name in names)
 
 
-def full_rank_columns(X: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Drop each column of X that is a linear combination of the columns before it, with a warning.
+RANK_TOLERANCE = 1e-7     # lme4's chkRank.drop.cols: qr(X, tol = 1e-7)
 
-    lme4 does the same (``lmer`` reports "fixed-effect model matrix is rank deficient").
-    Chapter 11.
+
+def _orthogonal_part(x: np.ndarray, Q: np.ndarray) -> np.ndarray:
+    """What is left of ``x`` after projecting it on the orthonormal columns of Q (Gram-Schmidt,
+    projected twice for accuracy in floating point)."""
+    for _ in range(2):
+        x = x - Q @ (Q.T @ x)
+    return x
+
+
+def full_rank_columns(X: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:
+    r"""Drop each column of X that is a linear combination of the columns before it, with a warning.
+
+    Column :math:`x_j` is dropped when the part of it that the kept columns do not explain is
+    below :math:`10^{-7}` of its own length, :math:`\lVert (I - QQ^\top) x_j \rVert <
+    10^{-7} \lVert x_j \rVert`, as R's ``qr(X, tol = 1e-7)`` decides, which lme4 uses
+    (``lmer`` reports "fixed-effect model matrix is rank deficient"). The test is relative to
+    each column, so a column of large numbers, such as ``exp(temp)``, does not hide the
+    intercept. Chapter 11.
     """
     keep: list[int] = []
+    Q = np.empty((X.shape[0], 0))
     for j in range(X.shape[1]):
-        if np.linalg.matrix_rank(X[:, keep + [j]]) == len(keep) + 1:
+        left = _orthogonal_part(X[:, j], Q)
+        if np.linalg.norm(left) > RANK_TOLERANCE * np.linalg.norm(X[:, j]):
             keep.append(j)
+            Q = np.column_stack([Q, left / np.linalg.norm(left)])
     dropped = [names[j] for j in range(X.shape[1]) if j not in keep]
     if dropped:
         warn_user(f"the fixed-effects matrix is rank deficient: dropped column(s) {dropped}")

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from lmm_teach import fit
-from lmm_teach.design import model_frame, model_matrices, term_matrix
+from lmm_teach.design import full_rank_columns, model_frame, model_matrices, term_matrix
 from lmm_teach.expressions import r_factor, r_poly, r_scale
 from lmm_teach.formula import (FormulaError, deparse, lme4_coefficient_name, model_terms,
                                parse_expression, parse_formula)
@@ -317,6 +317,16 @@ def test_factor_coding_and_column_order_are_rs(small, rhs, names):
     X, fixed = term_matrix(model_terms(rhs), frame)
     assert ", ".join(lme4_coefficient_name(n) for n in fixed) == names
     assert X.shape == (24, len(fixed))
+
+
+def test_rank_is_judged_column_by_column_as_rs_qr():
+    # lme4 (qr(X, tol = 1e-7)) keeps exp(temp) beside the intercept although its values reach
+    # 1e97: lmer(angle ~ exp(temp) + (1 | replicate), cake, REML = FALSE) has logLik -861.0018
+    # (tests/reference/data/cake.csv). A rank test relative to the largest column dropped it.
+    X = np.column_stack([np.ones(6), np.exp(np.arange(1.0, 7.0) * 37), np.arange(6.0), 2 * np.arange(6.0)])
+    with pytest.warns(UserWarning, match=r"rank deficient: dropped column\(s\) \['d'\]"):
+        kept, names = full_rank_columns(X, ("(Intercept)", "b", "c", "d"))
+    assert names == ("(Intercept)", "b", "c")
 
 
 def test_model_frame_holds_every_variable(small):
