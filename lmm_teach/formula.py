@@ -566,11 +566,18 @@ def _is_bar(node: Node) -> bool:
 
 
 def _response(node: Node, formula: str) -> str:
-    """The response: one variable, such as ``y``, ``log(y)`` or ``log(1 + y)``."""
-    if not isinstance(node, (Name, Call)):
+    """The response: one variable, such as ``y``, ``log(y)``, ``log(1 + y)`` or ``y/100``.
+
+    R evaluates the left side of ``~`` as an expression, so arithmetic there is arithmetic
+    (``y/100``, ``a + b``), not the formula algebra.
+    """
+    if isinstance(node, (Name, Call)):
+        return _variable(node, formula)
+    if not isinstance(node, (BinaryOp, UnaryOp, Paren)):
         raise FormulaError(f"response {deparse(node)!r} in {formula!r} must be a column name or "
                            "a function of columns, such as log(y)")
-    return _variable(node, formula)
+    check_expression(node, formula)
+    return deparse(node)
 
 
 def parse_formula(formula: str) -> ParsedFormula:
