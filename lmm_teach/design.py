@@ -341,6 +341,10 @@ def term_design(term: RandomTerm, frame: pd.DataFrame) -> TermDesign:
         raise ValueError(f"the random term {term.name} has no columns")
     codes, levels = grouping_factor(term.group_columns, frame)
     k, rows = X_i.shape[1], np.repeat(np.arange(len(frame)), X_i.shape[1])
+    if len(levels) * k >= len(frame):       # lme4's check.nobs.vs.nRE = "stop"
+        raise ValueError(f"the random term {term.name} has {len(levels)} x {k} = "
+                         f"{len(levels) * k} random effects for {len(frame)} observations: "
+                         "they cannot be told apart from the residual")
     cols = (codes[:, None] * k + np.arange(k)).ravel()
     Z_i = sparse.csc_matrix((X_i.ravel(), (rows, cols)), shape=(len(frame), len(levels) * k))
     return TermDesign(term.name, term.group, columns, levels, Z_i)

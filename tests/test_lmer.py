@@ -144,6 +144,10 @@ BAD_INPUT = [
      "grouping factor 'Subject' has 1 level"),
     (lambda d: d.assign(Obs=range(180)), "Reaction ~ Days + (1 | Obs)", ValueError,
      "grouping factor 'Obs' has as many levels as observations"),
+    # lme4: lmer(Reaction ~ 1 + (Days | Subject), transform(sleepstudy, Days = factor(Days)))
+    # stops: "number of observations (=180) <= number of random effects (=180)"
+    (lambda d: d.assign(Days=d.Days.astype(str)), "Reaction ~ 1 + (Days | Subject)", ValueError,
+     r"\(Days \| Subject\) has 18 x 10 = 180 random effects for 180 observations"),
     (lambda d: d.assign(Days=d.Days.replace(9, np.inf)), "Reaction ~ Days + (1 | Subject)", ValueError,
      "column 'Days' holds infinite values"),
     (lambda d: d.assign(Reaction=250.0), "Reaction ~ Days + (1 | Subject)", ValueError,
