@@ -341,13 +341,22 @@ def term_design(term: RandomTerm, frame: pd.DataFrame) -> TermDesign:
         raise ValueError(f"the random term {term.name} has no columns")
     codes, levels = grouping_factor(term.group_columns, frame)
     k, rows = X_i.shape[1], np.repeat(np.arange(len(frame)), X_i.shape[1])
-    if len(levels) * k >= len(frame):       # lme4's check.nobs.vs.nRE = "stop"
-        raise ValueError(f"the random term {term.name} has {len(levels)} x {k} = "
-                         f"{len(levels) * k} random effects for {len(frame)} observations: "
-                         "they cannot be told apart from the residual")
     cols = (codes[:, None] * k + np.arange(k)).ravel()
     Z_i = sparse.csc_matrix((X_i.ravel(), (rows, cols)), shape=(len(frame), len(levels) * k))
     return TermDesign(term.name, term.group, columns, levels, Z_i)
+
+
+def identifiable(term: TermDesign, n: int) -> TermDesign:
+    """The term, or a ValueError when its :math:`J_i k_i` random effects are at least :math:`n`.
+
+    With as many random effects as observations, the term's variances cannot be told apart
+    from the residual variance; lme4 stops there too (``check.nobs.vs.nRE``). Chapter 11.
+    """
+    if term.Z.shape[1] >= n:
+        raise ValueError(f"the random term {term.name} has {len(term.levels)} x {term.k} = "
+                         f"{term.Z.shape[1]} random effects for {n} observations: "
+                         "they cannot be told apart from the residual")
+    return term
 
 
 def lme4_term_order(n_levels: list[int]) -> list[int]:
@@ -371,7 +380,7 @@ def model_matrices(formula: str, data: pd.DataFrame, weights: ArrayLike | str | 
     parsed = parse_formula(formula)
     frame = model_frame(parsed, data, weights)
     X, fixed_names = full_rank_columns(*term_matrix(model_terms(parsed.fixed), frame))
-    terms = [term_design(term, frame) for term in parsed.random]
+    terms = [identifiable(term_design(term, frame), len(frame)) for term in parsed.random]
     terms = [terms[i] for i in lme4_term_order([len(t.levels) for t in terms])]
     Z = sparse.hstack([t.Z for t in terms], format="csc")
     y = frame[parsed.response].to_numpy(dtype=float)
