@@ -19,14 +19,21 @@ Part II, the general engine (lme4's four stages; ``lmm_teach.fit`` runs them all
 - ``lmm_teach.optimizer``: chapter 13, the bounded optimizer, singular fits
 - ``lmm_teach.expressions``: chapter 14, R's meaning of ``I(x^2)``, ``log``, ``factor``,
   ``scale``, ``poly`` in a formula
-- ``lmm_teach.lmer``: the fitted model and ``fit(formula, data, reml=True, weights=None)``
+- ``lmm_teach.lmer``: the fitted model and ``fit(formula, data, reml=True, weights=None,
+  engine="fast")``
+
+Part III, speed:
+
+- ``lmm_teach.blocked``: chapter 15, the fast engine: blocks of [Z X y]'[Z X y] made once, a
+  blocked Cholesky factor vectorized over levels (``fit``'s default; ``engine="readable"`` runs
+  chapter 10's dense steps)
 """
 
 from lmm_teach import data, errata, henderson, inference, joint, laplace, ml, model
-from lmm_teach import design, expressions, formula, lmer, optimizer, pls, reml
+from lmm_teach import blocked, design, expressions, formula, lmer, optimizer, pls, reml
 from lmm_teach.lmer import LmmFit, fit
 
 __all__ = ["data", "model", "joint", "laplace", "henderson", "ml", "inference", "errata",
-           "reml", "pls", "formula", "design", "optimizer", "expressions", "lmer", "fit",
+           "reml", "pls", "formula", "design", "optimizer", "expressions", "lmer", "blocked", "fit",
            "LmmFit"]
 __version__ = "0.1.0"

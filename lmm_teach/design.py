@@ -16,6 +16,8 @@ does whenever that order is not already the given one (Bates et al. 2015, sectio
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -26,41 +28,71 @@ from lmm_teach._checks import warn_user
 from lmm_teach.expressions import data_names, variable_columns
 from lmm_teach.formula import ModelTerms, ParsedFormula, RandomTerm, model_terms, parse_expression, parse_formula
 
+if TYPE_CHECKING:
+    from lmm_teach.blocked import GramBlocks
+
 WEIGHTS = "(weights)"     # the model frame's column of prior weights, as R names it
 
 
 @dataclass(frozen=True)
 class TermDesign:
-    """One random term after it met the data: its columns, its levels, its block of Z."""
+    """One random term after it met the data: its columns, its levels, and for every row the
+    level it belongs to (``codes``) and its row of the term's model matrix :math:`X_i`."""
 
     name: str
     group: str
     columns: tuple[str, ...]
     levels: tuple[str, ...]
-    Z: sparse.csc_matrix
+    codes: np.ndarray    # (n,) the level of each row, 0 .. J_i - 1
+    X_i: np.ndarray      # (n, k_i) the term's model matrix
 
     @property
     def k(self) -> int:
         """Random effects per level (columns of the term's model matrix)."""
         return len(self.columns)
 
+    @cached_property
+    def Z(self) -> sparse.csc_matrix:
+        r"""The term's block :math:`Z_i` of :math:`J_i k_i` columns (equation ``eq-Zi``), made on
+        first use: the fast engine (chapter 15) never needs it.
+
+        .. math::
+
+            (Z_i)_{r,\,jk + c} = (X_i)_{r c}\,[\,g_r = \text{level } j\,]
+        """
+        n, k = self.X_i.shape
+        rows, cols = np.repeat(np.arange(n), k), (self.codes[:, None] * k + np.arange(k)).ravel()
+        return sparse.csc_matrix((self.X_i.ravel(), (rows, cols)), shape=(n, len(self.levels) * k))
+
 
 @dataclass(frozen=True)
 class Design:
-    """Everything the deviance needs: y, X (dense), Z (sparse), the random terms and the prior
-    weights w (all 1 unless ``weights=`` was given)."""
+    """Everything the deviance needs: y, X (dense), the random terms (Z made from them) and the
+    prior weights w (all 1 unless ``weights=`` was given)."""
 
     formula: str
     y: np.ndarray
     X: np.ndarray
     fixed_names: tuple[str, ...]
-    Z: sparse.csc_matrix
     terms: tuple[TermDesign, ...]
     weights: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.weights is None:
             object.__setattr__(self, "weights", np.ones(self.y.shape[0]))
+
+    @cached_property
+    def Z(self) -> sparse.csc_matrix:
+        """:math:`Z = [Z_1, \\dots, Z_m]`, sparse, made on first use. Chapter 11."""
+        return sparse.hstack([t.Z for t in self.terms], format="csc")
+
+    @cached_property
+    def gram(self) -> GramBlocks:
+        """The blocks of :math:`[Z\\ X\\ y]^\\top [Z\\ X\\ y]` that the fast engine needs,
+        made once, on first use (chapter 15, :func:`lmm_teach.blocked.gram_blocks`)."""
+        from lmm_teach.blocked import gram_blocks   # the fast engine builds on this module
+
+        return gram_blocks(self)
 
 
 def formula_variables(parsed: ParsedFormula) -> list[str]:
@@ -340,10 +372,7 @@ def term_design(term: RandomTerm, frame: pd.DataFrame) -> TermDesign:
     if X_i.shape[1] == 0:
         raise ValueError(f"the random term {term.name} has no columns")
     codes, levels = grouping_factor(term.group_columns, frame)
-    k, rows = X_i.shape[1], np.repeat(np.arange(len(frame)), X_i.shape[1])
-    cols = (codes[:, None] * k + np.arange(k)).ravel()
-    Z_i = sparse.csc_matrix((X_i.ravel(), (rows, cols)), shape=(len(frame), len(levels) * k))
-    return TermDesign(term.name, term.group, columns, levels, Z_i)
+    return TermDesign(term.name, term.group, columns, levels, codes, X_i)
 
 
 def identifiable(term: TermDesign, n: int) -> TermDesign:
@@ -352,9 +381,9 @@ def identifiable(term: TermDesign, n: int) -> TermDesign:
     With as many random effects as observations, the term's variances cannot be told apart
     from the residual variance; lme4 stops there too (``check.nobs.vs.nRE``). Chapter 11.
     """
-    if term.Z.shape[1] >= n:
+    if len(term.levels) * term.k >= n:
         raise ValueError(f"the random term {term.name} has {len(term.levels)} x {term.k} = "
-                         f"{term.Z.shape[1]} random effects for {n} observations: "
+                         f"{len(term.levels) * term.k} random effects for {n} observations: "
                          "they cannot be told apart from the residual")
     return term
 
@@ -382,10 +411,9 @@ def model_matrices(formula: str, data: pd.DataFrame, weights: ArrayLike | str | 
     X, fixed_names = full_rank_columns(*term_matrix(model_terms(parsed.fixed), frame))
     terms = [identifiable(term_design(term, frame), len(frame)) for term in parsed.random]
     terms = [terms[i] for i in lme4_term_order([len(t.levels) for t in terms])]
-    Z = sparse.hstack([t.Z for t in terms], format="csc")
     y = frame[parsed.response].to_numpy(dtype=float)
     w = frame[WEIGHTS].to_numpy() if WEIGHTS in frame else None
-    return Design(formula, _not_fitted_exactly(y, X, parsed.response), X, fixed_names, Z, tuple(terms), w)
+    return Design(formula, _not_fitted_exactly(y, X, parsed.response), X, fixed_names, tuple(terms), w)
 
 
 def _not_fitted_exactly(y: np.ndarray, X: np.ndarray, response: str) -> np.ndarray:
@@ -414,5 +442,5 @@ def term_summary(design: Design) -> pd.DataFrame:
         raise ValueError(f"design must be a Design from model_matrices, not {type(design).__name__}")
     return pd.DataFrame(
         [dict(term=t.name, group=t.group, effects=", ".join(t.columns), levels=len(t.levels),
-              k=t.k, Z_columns=t.Z.shape[1], theta_size=t.k * (t.k + 1) // 2) for t in design.terms]
+              k=t.k, Z_columns=len(t.levels) * t.k, theta_size=t.k * (t.k + 1) // 2) for t in design.terms]
     )

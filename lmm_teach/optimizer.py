@@ -19,13 +19,20 @@ those mirror images, and checks the gradient at the end, as lme4's ``checkConv``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from scipy import optimize
 
 from lmm_teach._checks import warn_user
+from lmm_teach.blocked import blocked_deviance
 from lmm_teach.design import Design, TermDesign
 from lmm_teach.pls import profiled_deviance, theta_lower, theta_slices, theta_start
+
+ENGINES: dict[str, Callable[[np.ndarray, Design, bool], float]] = {
+    "fast": blocked_deviance,        # chapter 15: blocks of [Z X y]'[Z X y], made once
+    "readable": profiled_deviance,   # chapter 10: the dense q x q factor at every theta
+}
 
 SINGULAR_TOLERANCE = 1e-4    # lme4's isSingular(tol = 1e-4)
 GRADIENT_TOLERANCE = 2e-3    # lme4's lmerControl(check.conv.grad = .makeCC(tol = 2e-3))
@@ -95,8 +102,17 @@ def boundary_slope(design: Design, reml: bool) -> float:
     return slope - float(np.trace(np.linalg.solve(design.X.T @ design.X, ZtX.T @ ZtX))) if reml else slope
 
 
+def deviance_function(engine: str) -> Callable[[np.ndarray, Design, bool], float]:
+    """The profiled deviance of one engine: ``"fast"`` (chapter 15, the default) or
+    ``"readable"`` (chapter 10). Both take ``(theta, design, reml)`` and agree to 1e-8."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {sorted(ENGINES)}, not {engine!r}")
+    return ENGINES[engine]
+
+
 def run_cobyqa(design: Design, reml: bool, start: np.ndarray, max_evaluations: int | None = None,
-               radii: tuple[float, float] = SEARCH_RADII) -> optimize.OptimizeResult:
+               radii: tuple[float, float] = SEARCH_RADII, engine: str = "fast"
+               ) -> optimize.OptimizeResult:
     r"""One run of COBYQA on ``profiled_deviance`` from ``start``, within the bounds of
     :func:`~lmm_teach.pls.theta_lower`. Its trust region starts at radius ``radii[0]``; it stops
     when the radius has shrunk to ``radii[1]``, or after ``max_evaluations`` evaluations.
@@ -106,7 +122,8 @@ def run_cobyqa(design: Design, reml: bool, start: np.ndarray, max_evaluations: i
     options = {"initial_tr_radius": radii[0], "final_tr_radius": radii[1]}
     if max_evaluations is not None:
         options["maxfev"] = max_evaluations
-    return optimize.minimize(profiled_deviance, np.maximum(start, lower), args=(design, reml),
+    return optimize.minimize(deviance_function(engine), np.maximum(start, lower),
+                             args=(design, reml),
                              method="COBYQA", bounds=optimize.Bounds(lower, np.inf),
                              options=options)
 
@@ -135,7 +152,7 @@ def column_flips(theta: np.ndarray, terms: tuple[TermDesign, ...],
 
 
 def deviance_gradient(theta: np.ndarray, design: Design, reml: bool,
-                      step: float = GRADIENT_STEP) -> np.ndarray:
+                      step: float = GRADIENT_STEP, engine: str = "fast") -> np.ndarray:
     r"""Central finite differences of the profiled deviance,
     :math:`g_i = [d(\theta + h e_i) - d(\theta - h e_i)] / 2h`.
 
@@ -144,20 +161,22 @@ def deviance_gradient(theta: np.ndarray, design: Design, reml: bool,
     difference is the right one, and at an optimum every :math:`g_i` is near 0, bounded entries
     included. lme4's ``checkConv`` uses the same central differences. Chapter 13.
     """
-    steps = step * np.eye(theta.size)
-    return np.array([(profiled_deviance(theta + e, design, reml)
-                      - profiled_deviance(theta - e, design, reml)) / (2 * step) for e in steps])
+    deviance, steps = deviance_function(engine), step * np.eye(theta.size)
+    return np.array([(deviance(theta + e, design, reml) - deviance(theta - e, design, reml))
+                     / (2 * step) for e in steps])
 
 
 def _best_run(design: Design, reml: bool, starts: list[tuple[np.ndarray, tuple[float, float]]],
-              max_evaluations: int | None) -> tuple[optimize.OptimizeResult, int]:
+              max_evaluations: int | None, engine: str) -> tuple[optimize.OptimizeResult, int]:
     """Run COBYQA from each (start, radii); return the run with the lowest deviance and the
     number of evaluations spent. Chapter 13."""
-    runs = [run_cobyqa(design, reml, start, max_evaluations, radii) for start, radii in starts]
+    runs = [run_cobyqa(design, reml, start, max_evaluations, radii, engine)
+            for start, radii in starts]
     return min(runs, key=lambda run: run.fun), sum(int(run.nfev) for run in runs)
 
 
-def optimize_theta(design: Design, reml: bool, max_evaluations: int | None = None) -> ThetaOptimum:
+def optimize_theta(design: Design, reml: bool, max_evaluations: int | None = None,
+                   engine: str = "fast") -> ThetaOptimum:
     r"""Stage 3 of the engine: minimize ``profiled_deviance`` over :math:`\theta`.
 
     1. COBYQA from lme4's start, :math:`T_i = I`;
@@ -171,32 +190,33 @@ def optimize_theta(design: Design, reml: bool, max_evaluations: int | None = Non
     Warns on a singular fit too. Chapter 13; the optima agree with lme4 1.1-31's, or are lower,
     on every reference model (tests/test_optimizer.py).
     """
-    best = run_cobyqa(design, reml, theta_start(design.terms), max_evaluations)
+    deviance_function(engine)                      # a clear error for an unknown engine
+    best = run_cobyqa(design, reml, theta_start(design.terms), max_evaluations, engine=engine)
     evaluations = int(best.nfev)
     for _ in range(MAX_RESTART_ROUNDS if best.success else 0):
-        gradient = deviance_gradient(best.x, design, reml)
+        gradient = deviance_gradient(best.x, design, reml, engine=engine)
         evaluations += 2 * best.x.size
         starts = [(flip, SEARCH_RADII) for flip in column_flips(best.x, design.terms)]
         if np.max(np.abs(gradient)) > GRADIENT_TOLERANCE:
             starts.append((best.x, POLISH_RADII))
         if not starts:
             break
-        winner, spent = _best_run(design, reml, starts, max_evaluations)
+        winner, spent = _best_run(design, reml, starts, max_evaluations, engine)
         evaluations += spent
         if winner.fun > best.fun:
             break
         best, improved = winner, winner.fun < best.fun - IMPROVEMENT
         if not improved:
             break
-    return _checked_optimum(design, reml, best, evaluations)
+    return _checked_optimum(design, reml, best, evaluations, engine)
 
 
 def _checked_optimum(design: Design, reml: bool, best: optimize.OptimizeResult,
-                     evaluations: int) -> ThetaOptimum:
+                     evaluations: int, engine: str) -> ThetaOptimum:
     """The final gradient check and the warnings, as lme4's ``checkConv``. Chapter 13."""
     lower = theta_lower(design.terms)
     theta = np.where((lower == 0) & (best.x < 0), 0.0, best.x)   # guard against -0.0 and round-off
-    gradient = deviance_gradient(theta, design, reml)
+    gradient = deviance_gradient(theta, design, reml, engine=engine)
     largest = float(np.max(np.abs(gradient), initial=0.0))
     converged = bool(best.success) and largest <= GRADIENT_TOLERANCE
     if not best.success:
@@ -207,5 +227,5 @@ def _checked_optimum(design: Design, reml: bool, best: optimize.OptimizeResult,
     if is_singular(theta, lower):
         warn_user("boundary (singular) fit: a variance is (near) 0 or a correlation is (near) "
                   "+-1; see chapter 13", SingularFitWarning)
-    return ThetaOptimum(theta, float(profiled_deviance(theta, design, reml)), converged,
+    return ThetaOptimum(theta, float(deviance_function(engine)(theta, design, reml)), converged,
                         str(best.message), evaluations + 2 * theta.size + 1, gradient)

@@ -188,10 +188,21 @@ def deviance_from_pls(solution: PLSSolution, n: int, reml: bool, sum_log_w: floa
     deviance and REML criterion of Bates et al. 2015, section 3); weights in chapter 14.
     """
     p = solution.beta.shape[0]
+    log_det_RX2 = 2 * float(np.sum(np.log(np.abs(np.diag(solution.R_X)))))
+    return deviance_from_parts(log_det_L2(solution.L), log_det_RX2, solution.r2, n, p, reml,
+                               sum_log_w)
+
+
+def deviance_from_parts(log_det_L2: float, log_det_RX2: float, r2: float, n: int, p: int,
+                        reml: bool, sum_log_w: float = 0.0) -> float:
+    r"""The formula of :func:`deviance_from_pls` from its parts: :math:`\log|L_\theta|^2`,
+    :math:`\log|R_X|^2` (used with REML only), :math:`r^2(\theta)`, :math:`n`, :math:`p` and
+    :math:`\sum_i \log w_i`. Both engines end here: the readable one (chapter 10) and the fast
+    one (chapter 15), which finds the parts without the :math:`q \times q` matrix.
+    """
     degrees = n - p if reml else n
-    deviance = (log_det_L2(solution.L) + degrees * (1 + np.log(2 * np.pi * solution.r2 / degrees))
-                - sum_log_w)
-    return float(deviance + (2 * np.sum(np.log(np.abs(np.diag(solution.R_X)))) if reml else 0.0))
+    deviance = log_det_L2 + degrees * (1 + np.log(2 * np.pi * r2 / degrees)) - sum_log_w
+    return float(deviance + (log_det_RX2 if reml else 0.0))
 
 
 def pls_normal_equations(theta: ArrayLike, design: Design) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,399 @@
+r"""The fast engine: the profiled deviance from blocks of :math:`[Z\ X\ y]^\top [Z\ X\ y]`
+(chapter 15, *From readable to fast*).
+
+The readable engine of chapter 10 (:mod:`lmm_teach.pls`) forms the dense
+:math:`q \times q` matrix :math:`\Lambda_\theta^\top Z^\top Z \Lambda_\theta + I_q` at every
+:math:`\theta` and factors it: its cost grows with :math:`q^3` and with :math:`n`. This engine
+computes the same deviance in two stages.
+
+1. **Once** (cost :math:`O(n)`): the cross-products of the columns of :math:`[Z\ X\ y]`, in
+   blocks by term (:func:`gram_blocks`). Write :math:`Z = [Z_1\ Z_2]`, with :math:`Z_1` the term
+   with the most levels (lme4's first term) and :math:`Z_2` all the others. Because every row
+   belongs to one level of the first factor, :math:`Z_1^\top Z_1` is block diagonal, one
+   :math:`k_1 \times k_1` block per level.
+2. **At every** :math:`\theta` (cost independent of :math:`n`): the blocked Cholesky factor
+
+   .. math::
+
+       \begin{bmatrix} L_{11} & 0 \\ L_{21} & L_{22} \end{bmatrix}
+       \begin{bmatrix} L_{11}^\top & L_{21}^\top \\ 0 & L_{22}^\top \end{bmatrix}
+       = \Lambda_\theta^\top Z^\top Z \Lambda_\theta + I_q,
+
+   with :math:`L_{11}` block diagonal (all :math:`J_1` blocks factored at once, no loop over
+   levels), :math:`L_{21}` sparse with the pattern of :math:`Z_2^\top Z_1`, and :math:`L_{22}`
+   dense, of size :math:`q_2 = q - J_1 k_1` only. Then :math:`y` is treated as one more column
+   of :math:`X`: the Cholesky factor of what is left of :math:`[X\ y]^\top [X\ y]` holds
+   :math:`R_X`, :math:`c_\beta` and :math:`r(\theta)` (:func:`factor_Xy`).
+
+Same answers as :func:`lmm_teach.pls.profiled_deviance`, to :math:`10^{-8}` in the deviance
+(tests/test_blocked.py, on every model of the tests and on random ones); the same ideas as
+lme4's ``predModule`` and MixedModels.jl's blocked ``L``, written for reading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy import linalg, sparse
+
+from lmm_teach.pls import Lambda, deviance_from_parts, term_factor, theta_slices, theta_size
+
+if TYPE_CHECKING:
+    from lmm_teach.design import Design
+
+
+@dataclass(frozen=True)
+class GramBlocks:
+    r"""The cross-products of :math:`[Z\ X\ y]` that the deviance needs, by block.
+
+    Index 1 is the first term (the most levels), index 2 all the other terms together; ``Xy`` is
+    :math:`[X\ y]`, so its last row and column belong to :math:`y`. All rows are multiplied by
+    :math:`\sqrt{w_i}` first (prior weights, chapter 14). Chapter 15.
+    """
+
+    Z1tZ1: np.ndarray           # (J_1, k_1, k_1): the diagonal blocks of Z_1' Z_1
+    Z1tXy: np.ndarray           # (J_1, k_1, p + 1): Z_1' [X y], level by level
+    Z2tZ1: sparse.csr_matrix    # (q_2, J_1 k_1)
+    Z2tZ2: np.ndarray           # (q_2, q_2), dense
+    Z2tXy: np.ndarray           # (q_2, p + 1)
+    XytXy: np.ndarray           # (p + 1, p + 1)
+    n: int
+    sum_log_w: float            # sum of log w_i (0 without weights)
+    pairs: DowndatePairs | None = None   # for schur_downdate_pairs; None: use the sparse products
+
+
+@dataclass(frozen=True)
+class DowndatePairs:
+    r"""Every pair of nonzeros of :math:`Z_2^\top Z_1` that share a level :math:`j` of the first
+    term: entry :math:`(r, a)` and :math:`(s, c)` of block column :math:`j` add
+    :math:`v_{ra} W_{j,ac} v_{sc}` to row :math:`r`, column :math:`s` of the downdate.
+    ``target`` is :math:`r q_2 + s`, ``W_index`` is :math:`j k_1^2 + a k_1 + c`, ``product``
+    is :math:`v_{ra} v_{sc}`. Made once, with the Gram blocks. Chapter 15.
+    """
+
+    target: np.ndarray
+    W_index: np.ndarray
+    product: np.ndarray
+
+
+def level_cross_sums(codes: np.ndarray, J: int, A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    r"""For every level :math:`j`, :math:`\sum_{r:\,g_r = j} a_r b_r^\top`: shape
+    :math:`(J, \text{cols of } A, \text{cols of } B)`.
+
+    One ``bincount`` per pair of columns: a sum over the rows, with no :math:`n \times q`
+    matrix formed. With :math:`A = X_i` it gives the diagonal blocks of :math:`Z_i^\top Z_i`;
+    with :math:`B = [X\ y]`, :math:`Z_i^\top [X\ y]`. Chapter 15.
+    """
+    sums = np.empty((J, A.shape[1], B.shape[1]))
+    for a in range(A.shape[1]):
+        for c in range(B.shape[1]):
+            sums[:, a, c] = np.bincount(codes, weights=A[:, a] * B[:, c], minlength=J)
+    return sums
+
+
+def gram_blocks(design: Design) -> GramBlocks:
+    r"""The :math:`O(n)` pass, done once: every block of :math:`[Z\ X\ y]^\top [Z\ X\ y]`.
+
+    .. math::
+
+        \begin{bmatrix} Z_1^\top Z_1 & \cdot & \cdot \\ Z_2^\top Z_1 & Z_2^\top Z_2 & \cdot \\
+        [X\ y]^\top Z_1 & [X\ y]^\top Z_2 & [X\ y]^\top [X\ y] \end{bmatrix}
+
+    After it, no step of the fit touches :math:`n` rows again. Chapter 15.
+    """
+    sqrt_w = np.sqrt(design.weights)
+    Xy = sqrt_w[:, None] * np.column_stack([design.X, design.y])
+    first, rest = design.terms[0], design.terms[1:]
+    X_1, J_1 = sqrt_w[:, None] * first.X_i, len(first.levels)
+    if rest:
+        Z_1 = sparse.diags(sqrt_w) @ first.Z
+        Z_2 = sparse.diags(sqrt_w) @ sparse.hstack([t.Z for t in rest], format="csc")
+        Z2tZ1, Z2tZ2, Z2tXy = (Z_2.T @ Z_1).tocsr(), (Z_2.T @ Z_2).toarray(), Z_2.T @ Xy
+    else:
+        Z2tZ1, Z2tZ2 = sparse.csr_matrix((0, J_1 * first.k)), np.zeros((0, 0))
+        Z2tXy = np.zeros((0, Xy.shape[1]))
+    return GramBlocks(level_cross_sums(first.codes, J_1, X_1, X_1),
+                      level_cross_sums(first.codes, J_1, X_1, Xy), Z2tZ1, Z2tZ2,
+                      np.asarray(Z2tXy), Xy.T @ Xy, len(design.y),
+                      float(np.sum(np.log(design.weights))), downdate_pairs(Z2tZ1, first.k))
+
+
+MAX_PAIRS = 30_000_000   # beyond this many pairs (~0.5 GB), the sparse products are used
+
+
+def downdate_pairs(Z2tZ1: sparse.csr_matrix, k_1: int) -> DowndatePairs | None:
+    """The :class:`DowndatePairs` of :math:`Z_2^\\top Z_1`, found once, with no loop over
+    levels; None when there are none or more than ``MAX_PAIRS``. Chapter 15."""
+    by_column = Z2tZ1.tocsc()
+    by_column.sort_indices()
+    starts = by_column.indptr[::k_1]                   # block column j: starts[j]:starts[j + 1]
+    counts = np.diff(starts)
+    sizes = counts.astype(np.int64) ** 2
+    if sizes.sum() == 0 or sizes.sum() > MAX_PAIRS:
+        return None
+    block = np.repeat(np.arange(counts.size), sizes)
+    within = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    first, second = starts[block] + within // counts[block], starts[block] + within % counts[block]
+    rows, q_2 = by_column.indices, Z2tZ1.shape[0]
+    column = np.repeat(np.arange(Z2tZ1.shape[1]), np.diff(by_column.indptr)) % k_1
+    return DowndatePairs(rows[first].astype(np.int64) * q_2 + rows[second],
+                         block * k_1 * k_1 + column[first] * k_1 + column[second],
+                         by_column.data[first] * by_column.data[second])
+
+
+def block_diagonal(blocks: np.ndarray) -> sparse.csr_matrix:
+    """The sparse block-diagonal matrix of ``blocks`` (shape :math:`(J, k, k)`). Chapter 15."""
+    J, k, _ = blocks.shape
+    return sparse.bsr_matrix((blocks, np.arange(J), np.arange(J + 1)), shape=(J * k, J * k)).tocsr()
+
+
+def batched_cholesky(M: np.ndarray) -> np.ndarray:
+    r"""Lower Cholesky factors of a stack of :math:`k \times k` matrices, shape :math:`(J, k, k)`.
+
+    The textbook column-by-column algorithm,
+
+    .. math::
+
+        L_{cc} = \sqrt{M_{cc} - \textstyle\sum_{s<c} L_{cs}^2}, \qquad
+        L_{rc} = \bigl(M_{rc} - \textstyle\sum_{s<c} L_{rs} L_{cs}\bigr) / L_{cc}\ (r > c),
+
+    with each step done for all :math:`J` levels at once: :math:`k^2/2` operations on vectors
+    of length :math:`J` instead of :math:`J` small factorizations. Chapter 15.
+    """
+    L = np.zeros_like(M)
+    for c in range(M.shape[1]):
+        L[:, c, c] = np.sqrt(M[:, c, c] - np.sum(L[:, c, :c] ** 2, axis=1))
+        for r in range(c + 1, M.shape[1]):
+            L[:, r, c] = (M[:, r, c] - np.sum(L[:, r, :c] * L[:, c, :c], axis=1)) / L[:, c, c]
+    return L
+
+
+def batched_forward(L: np.ndarray, B: np.ndarray) -> np.ndarray:
+    r"""Solve :math:`L_j X_j = B_j` for every level :math:`j` at once (forward substitution,
+    row by row): ``L`` is :math:`(J, k, k)` lower triangular, ``B`` is :math:`(J, k, m)`.
+    Chapter 15."""
+    X = np.empty(np.broadcast_shapes(B.shape, L.shape[:2] + B.shape[2:]))
+    for r in range(L.shape[1]):
+        X[:, r] = (B[:, r] - np.sum(L[:, r, :r, None] * X[:, :r], axis=1)) / L[:, r, r, None]
+    return X
+
+
+def batched_backward(L: np.ndarray, B: np.ndarray) -> np.ndarray:
+    r"""Solve :math:`L_j^\top X_j = B_j` for every level at once (back substitution, last row
+    first): ``L`` is :math:`(J, k, k)` lower triangular, ``B`` is :math:`(J, k, m)`. Chapter 15."""
+    X, k = np.empty_like(B), L.shape[1]
+    for r in reversed(range(k)):
+        X[:, r] = (B[:, r] - np.sum(L[:, r + 1:, r, None] * X[:, r + 1:], axis=1)) / L[:, r, r, None]
+    return X
+
+
+def stack_matmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    r""":math:`A_j B_j` for every :math:`j` of two stacks of small matrices (either may be one
+    matrix, used for every :math:`j`), as a sum of :math:`k` outer products,
+    :math:`\sum_c A_{:,c} B_{c,:}`, each computed for all levels at once. Chapter 15.
+    """
+    return sum(A[..., :, c, None] * B[..., None, c, :] for c in range(A.shape[-1]))
+
+
+def congruence(T: np.ndarray, D: np.ndarray) -> np.ndarray:
+    r""":math:`T^\top D_j T` for every block of a stack :math:`(J, k, k)`. Chapter 15."""
+    return stack_matmul(T.T, stack_matmul(D, T))
+
+
+@dataclass(frozen=True)
+class BlockedFactor:
+    r"""The blocked Cholesky factor at one :math:`\theta`, and the solved right-hand sides.
+
+    ``R_Xy`` is upper triangular, :math:`(p + 1) \times (p + 1)`: its leading :math:`p \times p`
+    block is :math:`R_X`, its last column above the diagonal :math:`c_\beta`, and its last
+    diagonal entry :math:`r(\theta)`, the square root of the penalized residual sum of squares.
+    :math:`L_{21} = V^\top \cdots` is never formed: the Schur complement needs only
+    :math:`V_j = L_{11,j}^{-1} T_1^\top`. Chapter 15.
+    """
+
+    theta: np.ndarray
+    L_11: np.ndarray            # (J_1, k_1, k_1), lower triangular blocks
+    V: np.ndarray               # (J_1, k_1, k_1): L_11,j^-1 T_1'
+    L_22: np.ndarray            # (q_2, q_2), lower triangular
+    R_1: np.ndarray             # (J_1, k_1, p + 1): L_11^-1 Lambda_1' Z_1' [X y]
+    R_2: np.ndarray             # (q_2, p + 1): the same rows for Z_2
+    R_Xy: np.ndarray
+    Lambda_2: sparse.spmatrix   # Lambda_theta of the terms after the first
+
+
+def schur_downdate(W: np.ndarray, gram: GramBlocks) -> np.ndarray:
+    r""":math:`Z_2^\top Z_1\, W\, Z_1^\top Z_2`, dense, with :math:`W` block diagonal
+    (``W`` is :math:`(J_1, k_1, k_1)`): what eliminating the first term takes from
+    :math:`Z_2^\top Z_2`. The readable version: two sparse products. Chapter 15.
+    """
+    return (gram.Z2tZ1 @ block_diagonal(W) @ gram.Z2tZ1.T).toarray()
+
+
+def schur_downdate_pairs(W: np.ndarray, pairs: DowndatePairs, q_2: int) -> np.ndarray:
+    r"""The same matrix as :func:`schur_downdate`, summed pair by pair in one ``bincount``:
+
+    .. math::
+
+        \left(Z_2^\top Z_1 W Z_1^\top Z_2\right)_{rs}
+            = \sum_j \sum_{a, c} v_{ra}\, W_{j,ac}\, v_{sc} .
+
+    The pairs are fixed; only :math:`W` changes with :math:`\theta`. No sparse product is
+    formed at each evaluation. Chapter 15; tests check it equals :func:`schur_downdate`.
+    """
+    weights = pairs.product * W.ravel()[pairs.W_index]
+    return np.bincount(pairs.target, weights=weights, minlength=q_2 * q_2).reshape(q_2, q_2)
+
+
+def factor_L22(theta_2: np.ndarray, design: Design, W: np.ndarray
+               ) -> tuple[np.ndarray, sparse.spmatrix]:
+    r""":math:`L_{22}` from the Schur complement, with :math:`W = \Lambda_1 (L_{11}
+    L_{11}^\top)^{-1} \Lambda_1^\top` block diagonal:
+
+    .. math::
+
+        L_{22} L_{22}^\top = \Lambda_2^\top \left(Z_2^\top Z_2 - Z_2^\top Z_1 W Z_1^\top Z_2
+        \right) \Lambda_2 + I_{q_2} \quad (= A_{22} - L_{21} L_{21}^\top).
+
+    Also returns :math:`\Lambda_2`. Chapter 15.
+    """
+    gram = design.gram
+    Lambda_2 = Lambda(theta_2, design.terms[1:])
+    q_2 = gram.Z2tZ2.shape[0]
+    S = gram.Z2tZ2 - (schur_downdate(W, gram) if gram.pairs is None
+                      else schur_downdate_pairs(W, gram.pairs, q_2))
+    if all(term.k == 1 for term in design.terms[1:]):      # Lambda_2 is diagonal
+        lam = Lambda_2.diagonal()
+        A_22 = lam[:, None] * S * lam[None, :] + np.eye(q_2)
+    else:
+        A_22 = Lambda_2.T @ (Lambda_2.T @ S).T + np.eye(q_2)
+    return linalg.cholesky(A_22, lower=True, check_finite=False), Lambda_2
+
+
+def factor_Xy(R_1: np.ndarray, R_2: np.ndarray, XytXy: np.ndarray) -> np.ndarray:
+    r""":math:`R_{Xy}`, upper triangular, from what :math:`Z` leaves of :math:`[X\ y]^\top[X\ y]`:
+
+    .. math::
+
+        R_{Xy}^\top R_{Xy} = [X\ y]^\top [X\ y] - R_1^\top R_1 - R_2^\top R_2,
+        \qquad R_{Xy} = \begin{bmatrix} R_X & c_\beta \\ 0 & r(\theta) \end{bmatrix}.
+
+    Treating :math:`y` as a last column of :math:`X` makes one factorization give
+    :math:`R_X`, :math:`c_\beta` and :math:`r^2(\theta)` together. Chapter 15.
+    """
+    R_1 = R_1.reshape(-1, XytXy.shape[0])
+    return linalg.cholesky(XytXy - R_1.T @ R_1 - R_2.T @ R_2, lower=False, check_finite=False)
+
+
+def blocked_factor(theta: ArrayLike, design: Design) -> BlockedFactor:
+    r"""The blocked Cholesky factor of chapter 15 at :math:`\theta`, from ``design.gram`` alone.
+
+    .. math::
+
+        L_{11,j} L_{11,j}^\top = T_1^\top (Z_1^\top Z_1)_j T_1 + I, \qquad
+        L_{11} R_1 = \Lambda_1^\top Z_1^\top [X\ y], \qquad
+        L_{22} R_2 = \Lambda_2^\top \left(Z_2^\top [X\ y] - Z_2^\top Z_1 W Z_1^\top [X\ y]\right).
+    """
+    theta, gram, terms = _checked_theta(theta, design), design.gram, design.terms
+    first = theta_slices(terms)[0]
+    T_1 = term_factor(theta[first], terms[0].k)
+    L_11 = batched_cholesky(congruence(T_1, gram.Z1tZ1) + np.eye(terms[0].k))
+    R_1 = batched_forward(L_11, stack_matmul(T_1.T, gram.Z1tXy))
+    V = batched_forward(L_11, np.broadcast_to(T_1.T, L_11.shape))   # L_11,j^-1 T_1'
+    if len(terms) == 1:
+        return BlockedFactor(theta, L_11, V, np.zeros((0, 0)), R_1, gram.Z2tXy,
+                             factor_Xy(R_1, gram.Z2tXy, gram.XytXy), sparse.csr_matrix((0, 0)))
+    W = stack_matmul(V.swapaxes(1, 2), V)                                # T_1 (L_11 L_11')^-1 T_1'
+    L_22, Lambda_2 = factor_L22(theta[first.stop:], design, W)
+    W_Z1tXy = stack_matmul(W, gram.Z1tXy).reshape(-1, gram.XytXy.shape[0])
+    R_2 = linalg.solve_triangular(L_22, Lambda_2.T @ (gram.Z2tXy - gram.Z2tZ1 @ W_Z1tXy),
+                                  lower=True, check_finite=False)
+    return BlockedFactor(theta, L_11, V, L_22, R_1, R_2, factor_Xy(R_1, R_2, gram.XytXy),
+                         Lambda_2)
+
+
+def _checked_theta(theta: ArrayLike, design: Design) -> np.ndarray:
+    """theta as a float vector of the right length, or a ValueError naming the length."""
+    theta = np.asarray(theta, dtype=float)
+    size = sum(theta_size(t.k) for t in design.terms)
+    if theta.shape != (size,):
+        raise ValueError(f"theta has {theta.size} values; these terms need {size}")
+    return theta
+
+
+def log_det_L2_blocked(factor: BlockedFactor) -> float:
+    r""":math:`\log|L_\theta|^2 = 2\sum \log` of the diagonals of :math:`L_{11}` and
+    :math:`L_{22}` (the determinant of a block-triangular matrix). Chapter 15."""
+    diagonal_11 = np.diagonal(factor.L_11, axis1=1, axis2=2)
+    return float(2 * (np.sum(np.log(diagonal_11)) + np.sum(np.log(np.diag(factor.L_22)))))
+
+
+def blocked_deviance(theta: ArrayLike, design: Design, reml: bool) -> float:
+    r"""The profiled deviance (ML) or REML criterion at :math:`\theta`, by the fast engine.
+
+    The formula of :func:`lmm_teach.pls.deviance_from_pls`, with :math:`\log|L_\theta|^2` from
+    the blocks, :math:`\log|R_X|^2` and :math:`r^2(\theta)` from :math:`R_{Xy}`:
+
+    .. math::
+
+        d(\theta) = \log|L_\theta|^2 + n\left[1 + \log\frac{2\pi r^2(\theta)}{n}\right]
+            - \sum_i \log w_i \quad (+ \log|R_X|^2,\ n - p \text{ for } n \text{ with REML}).
+
+    Same signature and value as :func:`lmm_teach.pls.profiled_deviance`. Chapter 15.
+    """
+    factor = blocked_factor(theta, design)
+    p = factor.R_Xy.shape[0] - 1
+    log_det_RX2 = 2 * float(np.sum(np.log(np.abs(np.diag(factor.R_Xy)[:p]))))
+    return deviance_from_parts(log_det_L2_blocked(factor), log_det_RX2, factor.R_Xy[p, p] ** 2,
+                               design.gram.n, p, reml, design.gram.sum_log_w)
+
+
+@dataclass(frozen=True)
+class BlockedSolution:
+    """What ``make_fit`` needs at :math:`\\hat\\theta`: the same fields as the readable
+    :class:`lmm_teach.pls.PLSSolution` except the dense ``L``. Chapter 15."""
+
+    theta: np.ndarray
+    R_X: np.ndarray
+    beta: np.ndarray
+    u: np.ndarray
+    b: np.ndarray
+    r2: float
+
+
+def conditional_modes(factor: BlockedFactor, beta: np.ndarray, design: Design) -> np.ndarray:
+    r""":math:`\hat u` by back-substitution through the blocks,
+    :math:`L_\theta^\top \hat u = c_u - R_{ZX}\hat\beta`:
+
+    .. math::
+
+        L_{22}^\top u_2 = c_2 - R_{ZX,2}\hat\beta, \qquad
+        L_{11}^\top u_1 = c_1 - R_{ZX,1}\hat\beta - L_{21}^\top u_2,
+
+    with :math:`L_{21}^\top u_2 = V\, Z_1^\top Z_2 \Lambda_2 u_2` level by level. Chapter 15.
+    """
+    p, (J_1, k_1) = beta.shape[0], factor.L_11.shape[:2]
+    right_1 = factor.R_1[:, :, p] - factor.R_1[:, :, :p] @ beta
+    if factor.L_22.size == 0:
+        u_2 = np.zeros(0)
+    else:
+        right_2 = factor.R_2[:, p] - factor.R_2[:, :p] @ beta
+        u_2 = linalg.solve_triangular(factor.L_22, right_2, lower=True, trans="T")
+        Z1tZ2_u = (design.gram.Z2tZ1.T @ (factor.Lambda_2 @ u_2)).reshape(J_1, k_1, 1)
+        right_1 = right_1 - stack_matmul(factor.V, Z1tZ2_u)[:, :, 0]
+    u_1 = batched_backward(factor.L_11, right_1[:, :, None])[:, :, 0]
+    return np.concatenate([u_1.ravel(), u_2])
+
+
+def solve_blocked(theta: ArrayLike, design: Design) -> BlockedSolution:
+    r""":math:`\hat\beta` from :math:`R_X \hat\beta = c_\beta`, then :math:`\hat u`, and
+    :math:`\hat b = \Lambda_\theta \hat u`, by the fast engine. Chapter 15."""
+    factor = blocked_factor(theta, design)
+    p = factor.R_Xy.shape[0] - 1
+    R_X = factor.R_Xy[:p, :p]
+    beta = linalg.solve_triangular(R_X, factor.R_Xy[:p, p])
+    u = conditional_modes(factor, beta, design)
+    b = Lambda(factor.theta, design.terms) @ u
+    return BlockedSolution(factor.theta, R_X, beta, u, b, float(factor.R_Xy[p, p] ** 2))
