@@ -69,7 +69,8 @@ class GramBlocks:
 class DowndatePairs:
     r"""Every pair of nonzeros of :math:`Z_2^\top Z_1` that share a level :math:`j` of the first
     term: entry :math:`(r, a)` and :math:`(s, c)` of block column :math:`j` add
-    :math:`v_{ra} W_{j,ac} v_{sc}` to row :math:`r`, column :math:`s` of the downdate.
+    :math:`v_{ra} W_{j,ac} v_{sc}` to row :math:`r`, column :math:`s` of the downdate (only
+    pairs with :math:`r \\ge s`: the downdate is symmetric).
     ``target`` is :math:`r q_2 + s`, ``W_index`` is :math:`j k_1^2 + a k_1 + c`, ``product``
     is :math:`v_{ra} v_{sc}`. Made once, with the Gram blocks. Chapter 15.
     """
@@ -138,6 +139,8 @@ def downdate_pairs(Z2tZ1: sparse.csr_matrix, k_1: int) -> DowndatePairs | None:
     within = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
     first, second = starts[block] + within // counts[block], starts[block] + within % counts[block]
     rows, q_2 = by_column.indices, Z2tZ1.shape[0]
+    lower = rows[first] >= rows[second]                # the matrix is symmetric: keep r >= s
+    first, second, block = first[lower], second[lower], block[lower]
     column = np.repeat(np.arange(Z2tZ1.shape[1]), np.diff(by_column.indptr)) % k_1
     return DowndatePairs(rows[first].astype(np.int64) * q_2 + rows[second],
                          block * k_1 * k_1 + column[first] * k_1 + column[second],
@@ -244,7 +247,8 @@ def schur_downdate_pairs(W: np.ndarray, pairs: DowndatePairs, q_2: int) -> np.nd
     formed at each evaluation. Chapter 15; tests check it equals :func:`schur_downdate`.
     """
     weights = pairs.product * W.ravel()[pairs.W_index]
-    return np.bincount(pairs.target, weights=weights, minlength=q_2 * q_2).reshape(q_2, q_2)
+    lower = np.bincount(pairs.target, weights=weights, minlength=q_2 * q_2).reshape(q_2, q_2)
+    return lower + lower.T - np.diag(np.diag(lower))   # the pairs cover r >= s only
 
 
 def factor_L22(theta_2: np.ndarray, design: Design, W: np.ndarray
@@ -312,6 +316,25 @@ def blocked_factor(theta: ArrayLike, design: Design) -> BlockedFactor:
                                   lower=True, check_finite=False)
     return BlockedFactor(theta, L_11, V, L_22, R_1, R_2, factor_Xy(R_1, R_2, gram.XytXy),
                          Lambda_2)
+
+
+def L21(factor: BlockedFactor, design: Design) -> sparse.csr_matrix:
+    r""":math:`L_{21} = \Lambda_2^\top Z_2^\top Z_1 \Lambda_1 L_{11}^{-\top}
+    = \Lambda_2^\top Z_2^\top Z_1 \operatorname{diag}(V_j^\top)`, sparse, with the pattern of
+    :math:`Z_2^\top Z_1`. The deviance never needs it (:func:`factor_L22` uses :math:`W`); it
+    is formed here to show and test the factor. Chapter 15."""
+    return (factor.Lambda_2.T @ design.gram.Z2tZ1 @ block_diagonal(factor.V.swapaxes(1, 2))
+            ).tocsr()
+
+
+def dense_L(factor: BlockedFactor, design: Design) -> np.ndarray:
+    r"""The whole :math:`q \times q` factor :math:`L_\theta`, assembled from its blocks, for
+    small models: the same lower-triangular matrix as the readable engine's ``L``. Chapter 15."""
+    L_11 = block_diagonal(factor.L_11).toarray()
+    if factor.L_22.size == 0:
+        return L_11
+    L_21 = L21(factor, design).toarray()
+    return np.block([[L_11, np.zeros(L_21.T.shape)], [L_21, factor.L_22]])
 
 
 def _checked_theta(theta: ArrayLike, design: Design) -> np.ndarray:

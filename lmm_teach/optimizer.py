@@ -192,10 +192,10 @@ def optimize_theta(design: Design, reml: bool, max_evaluations: int | None = Non
     """
     deviance_function(engine)                      # a clear error for an unknown engine
     best = run_cobyqa(design, reml, theta_start(design.terms), max_evaluations, engine=engine)
-    evaluations = int(best.nfev)
+    evaluations, known = int(best.nfev), None
     for _ in range(MAX_RESTART_ROUNDS if best.success else 0):
         gradient = deviance_gradient(best.x, design, reml, engine=engine)
-        evaluations += 2 * best.x.size
+        evaluations, known = evaluations + 2 * best.x.size, (best.x.copy(), gradient)
         starts = [(flip, SEARCH_RADII) for flip in column_flips(best.x, design.terms)]
         if np.max(np.abs(gradient)) > GRADIENT_TOLERANCE:
             starts.append((best.x, POLISH_RADII))
@@ -208,15 +208,21 @@ def optimize_theta(design: Design, reml: bool, max_evaluations: int | None = Non
         best, improved = winner, winner.fun < best.fun - IMPROVEMENT
         if not improved:
             break
-    return _checked_optimum(design, reml, best, evaluations, engine)
+    return _checked_optimum(design, reml, best, evaluations, engine, known)
 
 
 def _checked_optimum(design: Design, reml: bool, best: optimize.OptimizeResult,
-                     evaluations: int, engine: str) -> ThetaOptimum:
-    """The final gradient check and the warnings, as lme4's ``checkConv``. Chapter 13."""
+                     evaluations: int, engine: str,
+                     known: tuple[np.ndarray, np.ndarray] | None = None) -> ThetaOptimum:
+    """The final gradient check and the warnings, as lme4's ``checkConv``; ``known`` is a
+    point and its gradient already computed, reused when the point is the optimum. Chapter 13."""
     lower = theta_lower(design.terms)
     theta = np.where((lower == 0) & (best.x < 0), 0.0, best.x)   # guard against -0.0 and round-off
-    gradient = deviance_gradient(theta, design, reml, engine=engine)
+    if known is not None and np.array_equal(known[0], theta):
+        gradient = known[1]
+    else:
+        gradient = deviance_gradient(theta, design, reml, engine=engine)
+        evaluations += 2 * theta.size
     largest = float(np.max(np.abs(gradient), initial=0.0))
     converged = bool(best.success) and largest <= GRADIENT_TOLERANCE
     if not best.success:
@@ -228,4 +234,4 @@ def _checked_optimum(design: Design, reml: bool, best: optimize.OptimizeResult,
         warn_user("boundary (singular) fit: a variance is (near) 0 or a correlation is (near) "
                   "+-1; see chapter 13", SingularFitWarning)
     return ThetaOptimum(theta, float(deviance_function(engine)(theta, design, reml)), converged,
-                        str(best.message), evaluations + 2 * theta.size + 1, gradient)
+                        str(best.message), evaluations + 1, gradient)
