@@ -46,13 +46,30 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class TermShape:
+    """What the per-:math:`\\theta` steps need of a term: its :math:`J_i` levels and
+    :math:`k_i` columns (``levels`` is ``range(J)``, so :func:`lmm_teach.pls.Lambda` takes it as
+    it takes a :class:`~lmm_teach.design.TermDesign`). Chapter 15."""
+
+    J: int
+    k: int
+
+    @property
+    def levels(self) -> range:
+        return range(self.J)
+
+
+@dataclass(frozen=True)
 class GramBlocks:
     r"""The cross-products of :math:`[Z\ X\ y]` that the deviance needs, by block.
 
     Index 1 is the first term (the most levels), index 2 all the other terms together; ``Xy`` is
     :math:`[X\ y]`, so its last row and column belong to :math:`y`. All rows are multiplied by
-    :math:`\sqrt{w_i}` first (prior weights, chapter 14). Chapter 15.
+    :math:`\sqrt{w_i}` first (prior weights, chapter 14). With ``terms``, the shapes of the
+    random terms, this is all that an evaluation of the deviance needs. Chapter 15.
     """
+
+    terms: tuple[TermShape, ...]
 
     Z1tZ1: np.ndarray           # (J_1, k_1, k_1): the diagonal blocks of Z_1' Z_1
     Z1tXy: np.ndarray           # (J_1, k_1, p + 1): Z_1' [X y], level by level
@@ -116,10 +133,28 @@ def gram_blocks(design: Design) -> GramBlocks:
     else:
         Z2tZ1, Z2tZ2 = sparse.csr_matrix((0, J_1 * first.k)), np.zeros((0, 0))
         Z2tXy = np.zeros((0, Xy.shape[1]))
-    return GramBlocks(level_cross_sums(first.codes, J_1, X_1, X_1),
+    shapes = tuple(TermShape(len(t.levels), t.k) for t in design.terms)
+    return GramBlocks(shapes, level_cross_sums(first.codes, J_1, X_1, X_1),
                       level_cross_sums(first.codes, J_1, X_1, Xy), Z2tZ1, Z2tZ2,
                       np.asarray(Z2tXy), Xy.T @ Xy, len(design.y),
                       float(np.sum(np.log(design.weights))), downdate_pairs(Z2tZ1, first.k))
+
+
+def gram_from_sums(terms: tuple[TermShape, ...], Z1tZ1: np.ndarray, Z1tXy: np.ndarray,
+                   XytXy: np.ndarray, n: int, Z2tZ1: sparse.spmatrix | None = None,
+                   Z2tZ2: np.ndarray | None = None, Z2tXy: np.ndarray | None = None,
+                   sum_log_w: float = 0.0) -> GramBlocks:
+    r"""Gram blocks from sums computed elsewhere, for example over a data set read in pieces:
+    each block is a sum over rows, so the blocks of the whole are the sums of the blocks of the
+    pieces (with every piece coded by the same levels). The blocks of :math:`Z_2` may be left
+    out when there is one term. Chapter 15, *Data that do not fit in memory*.
+    """
+    q_1, m = terms[0].J * terms[0].k, XytXy.shape[0]
+    Z2tZ1 = sparse.csr_matrix((0, q_1)) if Z2tZ1 is None else sparse.csr_matrix(Z2tZ1)
+    Z2tZ2 = np.zeros((0, 0)) if Z2tZ2 is None else np.asarray(Z2tZ2)
+    Z2tXy = np.zeros((0, m)) if Z2tXy is None else np.asarray(Z2tXy)
+    return GramBlocks(tuple(terms), Z1tZ1, Z1tXy, Z2tZ1, Z2tZ2, Z2tXy, XytXy, int(n),
+                      float(sum_log_w), downdate_pairs(Z2tZ1, terms[0].k))
 
 
 MAX_PAIRS = 30_000_000   # beyond this many pairs (~0.5 GB), the sparse products are used
@@ -251,7 +286,7 @@ def schur_downdate_pairs(W: np.ndarray, pairs: DowndatePairs, q_2: int) -> np.nd
     return lower + lower.T - np.diag(np.diag(lower))   # the pairs cover r >= s only
 
 
-def factor_L22(theta_2: np.ndarray, design: Design, W: np.ndarray
+def factor_L22(theta_2: np.ndarray, gram: GramBlocks, W: np.ndarray
                ) -> tuple[np.ndarray, sparse.spmatrix]:
     r""":math:`L_{22}` from the Schur complement, with :math:`W = \Lambda_1 (L_{11}
     L_{11}^\top)^{-1} \Lambda_1^\top` block diagonal:
@@ -263,12 +298,11 @@ def factor_L22(theta_2: np.ndarray, design: Design, W: np.ndarray
 
     Also returns :math:`\Lambda_2`. Chapter 15.
     """
-    gram = design.gram
-    Lambda_2 = Lambda(theta_2, design.terms[1:])
+    Lambda_2 = Lambda(theta_2, gram.terms[1:])
     q_2 = gram.Z2tZ2.shape[0]
     S = gram.Z2tZ2 - (schur_downdate(W, gram) if gram.pairs is None
                       else schur_downdate_pairs(W, gram.pairs, q_2))
-    if all(term.k == 1 for term in design.terms[1:]):      # Lambda_2 is diagonal
+    if all(term.k == 1 for term in gram.terms[1:]):      # Lambda_2 is diagonal
         lam = Lambda_2.diagonal()
         A_22 = lam[:, None] * S * lam[None, :] + np.eye(q_2)
     else:
@@ -291,8 +325,8 @@ def factor_Xy(R_1: np.ndarray, R_2: np.ndarray, XytXy: np.ndarray) -> np.ndarray
     return linalg.cholesky(XytXy - R_1.T @ R_1 - R_2.T @ R_2, lower=False, check_finite=False)
 
 
-def blocked_factor(theta: ArrayLike, design: Design) -> BlockedFactor:
-    r"""The blocked Cholesky factor of chapter 15 at :math:`\theta`, from ``design.gram`` alone.
+def blocked_factor(theta: ArrayLike, gram: GramBlocks) -> BlockedFactor:
+    r"""The blocked Cholesky factor of chapter 15 at :math:`\theta`, from the Gram blocks alone.
 
     .. math::
 
@@ -300,7 +334,7 @@ def blocked_factor(theta: ArrayLike, design: Design) -> BlockedFactor:
         L_{11} R_1 = \Lambda_1^\top Z_1^\top [X\ y], \qquad
         L_{22} R_2 = \Lambda_2^\top \left(Z_2^\top [X\ y] - Z_2^\top Z_1 W Z_1^\top [X\ y]\right).
     """
-    theta, gram, terms = _checked_theta(theta, design), design.gram, design.terms
+    theta, terms = _checked_theta(theta, gram.terms), gram.terms
     first = theta_slices(terms)[0]
     T_1 = term_factor(theta[first], terms[0].k)
     L_11 = batched_cholesky(congruence(T_1, gram.Z1tZ1) + np.eye(terms[0].k))
@@ -310,7 +344,7 @@ def blocked_factor(theta: ArrayLike, design: Design) -> BlockedFactor:
         return BlockedFactor(theta, L_11, V, np.zeros((0, 0)), R_1, gram.Z2tXy,
                              factor_Xy(R_1, gram.Z2tXy, gram.XytXy), sparse.csr_matrix((0, 0)))
     W = stack_matmul(V.swapaxes(1, 2), V)                                # T_1 (L_11 L_11')^-1 T_1'
-    L_22, Lambda_2 = factor_L22(theta[first.stop:], design, W)
+    L_22, Lambda_2 = factor_L22(theta[first.stop:], gram, W)
     W_Z1tXy = stack_matmul(W, gram.Z1tXy).reshape(-1, gram.XytXy.shape[0])
     R_2 = linalg.solve_triangular(L_22, Lambda_2.T @ (gram.Z2tXy - gram.Z2tZ1 @ W_Z1tXy),
                                   lower=True, check_finite=False)
@@ -318,29 +352,29 @@ def blocked_factor(theta: ArrayLike, design: Design) -> BlockedFactor:
                          Lambda_2)
 
 
-def L21(factor: BlockedFactor, design: Design) -> sparse.csr_matrix:
+def L21(factor: BlockedFactor, gram: GramBlocks) -> sparse.csr_matrix:
     r""":math:`L_{21} = \Lambda_2^\top Z_2^\top Z_1 \Lambda_1 L_{11}^{-\top}
     = \Lambda_2^\top Z_2^\top Z_1 \operatorname{diag}(V_j^\top)`, sparse, with the pattern of
     :math:`Z_2^\top Z_1`. The deviance never needs it (:func:`factor_L22` uses :math:`W`); it
     is formed here to show and test the factor. Chapter 15."""
-    return (factor.Lambda_2.T @ design.gram.Z2tZ1 @ block_diagonal(factor.V.swapaxes(1, 2))
+    return (factor.Lambda_2.T @ gram.Z2tZ1 @ block_diagonal(factor.V.swapaxes(1, 2))
             ).tocsr()
 
 
-def dense_L(factor: BlockedFactor, design: Design) -> np.ndarray:
+def dense_L(factor: BlockedFactor, gram: GramBlocks) -> np.ndarray:
     r"""The whole :math:`q \times q` factor :math:`L_\theta`, assembled from its blocks, for
     small models: the same lower-triangular matrix as the readable engine's ``L``. Chapter 15."""
     L_11 = block_diagonal(factor.L_11).toarray()
     if factor.L_22.size == 0:
         return L_11
-    L_21 = L21(factor, design).toarray()
+    L_21 = L21(factor, gram).toarray()
     return np.block([[L_11, np.zeros(L_21.T.shape)], [L_21, factor.L_22]])
 
 
-def _checked_theta(theta: ArrayLike, design: Design) -> np.ndarray:
+def _checked_theta(theta: ArrayLike, terms: tuple[TermShape, ...]) -> np.ndarray:
     """theta as a float vector of the right length, or a ValueError naming the length."""
     theta = np.asarray(theta, dtype=float)
-    size = sum(theta_size(t.k) for t in design.terms)
+    size = sum(theta_size(t.k) for t in terms)
     if theta.shape != (size,):
         raise ValueError(f"theta has {theta.size} values; these terms need {size}")
     return theta
@@ -353,8 +387,8 @@ def log_det_L2_blocked(factor: BlockedFactor) -> float:
     return float(2 * (np.sum(np.log(diagonal_11)) + np.sum(np.log(np.diag(factor.L_22)))))
 
 
-def blocked_deviance(theta: ArrayLike, design: Design, reml: bool) -> float:
-    r"""The profiled deviance (ML) or REML criterion at :math:`\theta`, by the fast engine.
+def deviance_from_gram(theta: ArrayLike, gram: GramBlocks, reml: bool) -> float:
+    r"""The profiled deviance (ML) or REML criterion at :math:`\theta` from the Gram blocks.
 
     The formula of :func:`lmm_teach.pls.deviance_from_pls`, with :math:`\log|L_\theta|^2` from
     the blocks, :math:`\log|R_X|^2` and :math:`r^2(\theta)` from :math:`R_{Xy}`:
@@ -364,13 +398,22 @@ def blocked_deviance(theta: ArrayLike, design: Design, reml: bool) -> float:
         d(\theta) = \log|L_\theta|^2 + n\left[1 + \log\frac{2\pi r^2(\theta)}{n}\right]
             - \sum_i \log w_i \quad (+ \log|R_X|^2,\ n - p \text{ for } n \text{ with REML}).
 
-    Same signature and value as :func:`lmm_teach.pls.profiled_deviance`. Chapter 15.
+    Nothing here has :math:`n` rows: the blocks may come from data read in pieces. Chapter 15.
     """
-    factor = blocked_factor(theta, design)
+    factor = blocked_factor(theta, gram)
     p = factor.R_Xy.shape[0] - 1
     log_det_RX2 = 2 * float(np.sum(np.log(np.abs(np.diag(factor.R_Xy)[:p]))))
     return deviance_from_parts(log_det_L2_blocked(factor), log_det_RX2, factor.R_Xy[p, p] ** 2,
-                               design.gram.n, p, reml, design.gram.sum_log_w)
+                               gram.n, p, reml, gram.sum_log_w)
+
+
+def blocked_deviance(theta: ArrayLike, design: Design, reml: bool) -> float:
+    """The fast engine's profiled deviance: :func:`deviance_from_gram` of ``design.gram``.
+
+    Same signature and value as :func:`lmm_teach.pls.profiled_deviance` (to :math:`10^{-8}`).
+    Chapter 15.
+    """
+    return deviance_from_gram(theta, design.gram, reml)
 
 
 @dataclass(frozen=True)
@@ -386,7 +429,7 @@ class BlockedSolution:
     r2: float
 
 
-def conditional_modes(factor: BlockedFactor, beta: np.ndarray, design: Design) -> np.ndarray:
+def conditional_modes(factor: BlockedFactor, beta: np.ndarray, gram: GramBlocks) -> np.ndarray:
     r""":math:`\hat u` by back-substitution through the blocks,
     :math:`L_\theta^\top \hat u = c_u - R_{ZX}\hat\beta`:
 
@@ -404,7 +447,7 @@ def conditional_modes(factor: BlockedFactor, beta: np.ndarray, design: Design) -
     else:
         right_2 = factor.R_2[:, p] - factor.R_2[:, :p] @ beta
         u_2 = linalg.solve_triangular(factor.L_22, right_2, lower=True, trans="T")
-        Z1tZ2_u = (design.gram.Z2tZ1.T @ (factor.Lambda_2 @ u_2)).reshape(J_1, k_1, 1)
+        Z1tZ2_u = (gram.Z2tZ1.T @ (factor.Lambda_2 @ u_2)).reshape(J_1, k_1, 1)
         right_1 = right_1 - stack_matmul(factor.V, Z1tZ2_u)[:, :, 0]
     u_1 = batched_backward(factor.L_11, right_1[:, :, None])[:, :, 0]
     return np.concatenate([u_1.ravel(), u_2])
@@ -413,10 +456,10 @@ def conditional_modes(factor: BlockedFactor, beta: np.ndarray, design: Design) -
 def solve_blocked(theta: ArrayLike, design: Design) -> BlockedSolution:
     r""":math:`\hat\beta` from :math:`R_X \hat\beta = c_\beta`, then :math:`\hat u`, and
     :math:`\hat b = \Lambda_\theta \hat u`, by the fast engine. Chapter 15."""
-    factor = blocked_factor(theta, design)
+    factor = blocked_factor(theta, design.gram)
     p = factor.R_Xy.shape[0] - 1
     R_X = factor.R_Xy[:p, :p]
     beta = linalg.solve_triangular(R_X, factor.R_Xy[:p, p])
-    u = conditional_modes(factor, beta, design)
+    u = conditional_modes(factor, beta, design.gram)
     b = Lambda(factor.theta, design.terms) @ u
     return BlockedSolution(factor.theta, R_X, beta, u, b, float(factor.R_Xy[p, p] ** 2))

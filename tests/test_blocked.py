@@ -154,7 +154,7 @@ def test_gram_blocks_are_the_cross_products_of_Z_X_y(crossed):
 def test_blocked_L_times_its_transpose_is_what_it_factors(crossed):
     """L L' = Lambda' Z' W Z Lambda + I, and L is the readable engine's L (Cholesky is unique)."""
     design, theta = crossed
-    L = dense_L(blocked_factor(theta, design), design)
+    L = dense_L(blocked_factor(theta, design.gram), design.gram)
     ZLambda = sparse.diags(np.sqrt(design.weights)) @ design.Z @ Lambda(theta, design.terms)
     np.testing.assert_allclose(L @ L.T, (ZLambda.T @ ZLambda).toarray() + np.eye(L.shape[0]),
                                atol=1e-10)
@@ -165,7 +165,7 @@ def test_blocked_L_times_its_transpose_is_what_it_factors(crossed):
 def test_R_Xy_holds_R_X_c_beta_and_r(crossed):
     """The last column of [X y] turns the factor of X's block into R_X, c_beta and r."""
     design, theta = crossed
-    R_Xy, readable = blocked_factor(theta, design).R_Xy, solve_pls(theta, design)
+    R_Xy, readable = blocked_factor(theta, design.gram).R_Xy, solve_pls(theta, design)
     p = design.X.shape[1]
     np.testing.assert_allclose(R_Xy[:p, :p], readable.R_X, rtol=1e-10)
     np.testing.assert_allclose(R_Xy[p, p] ** 2, readable.r2, rtol=1e-10)
@@ -229,3 +229,26 @@ def test_theta_of_the_wrong_length_is_refused():
     design = model_matrices("Reaction ~ Days + (Days | Subject)", data.load_sleepstudy())
     with pytest.raises(ValueError, match="theta has 2 values; these terms need 3"):
         blocked_deviance([1.0, 0.0], design, True)
+
+
+def test_blocks_summed_over_pieces_give_the_deviance_of_the_whole():
+    """Chapter 15's point for data read in pieces: the Gram blocks are sums over rows."""
+    from lmm_teach.blocked import TermShape, deviance_from_gram, gram_from_sums
+
+    sleep = data.load_sleepstudy()
+    design = model_matrices("Reaction ~ Days + (Days | Subject)", sleep)
+    levels = pd.Categorical(sleep.Subject).categories
+    sums = [np.zeros((18, 2, 2)), np.zeros((18, 2, 3)), np.zeros((3, 3))]
+    for piece in np.array_split(np.arange(180), 7):
+        rows = sleep.iloc[piece]
+        codes = pd.Categorical(rows.Subject, categories=levels).codes
+        X_i = np.column_stack([np.ones(len(rows)), rows.Days])
+        Xy = np.column_stack([X_i, rows.Reaction])
+        for total, part in zip(sums, [level_cross_sums(codes, 18, X_i, X_i),
+                                      level_cross_sums(codes, 18, X_i, Xy), Xy.T @ Xy]):
+            total += part
+    gram = gram_from_sums((TermShape(18, 2),), *sums, n=180)
+    theta = np.array([0.9667, 0.0152, 0.2309])
+    for reml in (False, True):
+        np.testing.assert_allclose(deviance_from_gram(theta, gram, reml),
+                                   profiled_deviance(theta, design, reml), **AGREE)
