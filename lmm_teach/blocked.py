@@ -7,10 +7,11 @@ The readable engine of chapter 10 (:mod:`lmm_teach.pls`) forms the dense
 computes the same deviance in two stages.
 
 1. **Once** (cost :math:`O(n)`): the cross-products of the columns of :math:`[Z\ X\ y]`, in
-   blocks by term (:func:`gram_blocks`). Write :math:`Z = [Z_1\ Z_2]`, with :math:`Z_1` the term
-   with the most levels (lme4's first term) and :math:`Z_2` all the others. Because every row
-   belongs to one level of the first factor, :math:`Z_1^\top Z_1` is block diagonal, one
-   :math:`k_1 \times k_1` block per level.
+   blocks by term (:func:`gram_blocks`). Write :math:`Z = [Z_1\ Z_{2:m}]`, with :math:`Z_1`
+   the term with the most levels (lme4's first term) and :math:`Z_{2:m} = [Z_2, \dots, Z_m]`
+   all the others (``2m`` in the code's names). Because every row belongs to one level of the
+   first factor, :math:`Z_1^\top Z_1` is block diagonal, one :math:`k_1 \times k_1` block per
+   level.
 2. **At every** :math:`\theta` (cost independent of :math:`n`): the blocked Cholesky factor
 
    .. math::
@@ -20,8 +21,8 @@ computes the same deviance in two stages.
        = \Lambda_\theta^\top Z^\top Z \Lambda_\theta + I_q,
 
    with :math:`L_{11}` block diagonal (all :math:`J_1` blocks factored at once, no loop over
-   levels), :math:`L_{21}` sparse with the pattern of :math:`Z_2^\top Z_1`, and :math:`L_{22}`
-   dense, of size :math:`q_2 = q - J_1 k_1` only. Then :math:`y` is treated as one more column
+   levels), :math:`L_{21}` sparse with the pattern of :math:`Z_{2:m}^\top Z_1`, and :math:`L_{22}`
+   dense, of size :math:`q_{2:m} = q - J_1 k_1` only. Then :math:`y` is treated as one more column
    of :math:`X`: the Cholesky factor of what is left of :math:`[X\ y]^\top [X\ y]` holds
    :math:`R_X`, :math:`c_\beta` and :math:`r(\theta)` (:func:`factor_Xy`).
 
@@ -63,7 +64,7 @@ class TermShape:
 class GramBlocks:
     r"""The cross-products of :math:`[Z\ X\ y]` that the deviance needs, by block.
 
-    Index 1 is the first term (the most levels), index 2 all the other terms together; ``Xy`` is
+    ``1`` is the first term (the most levels), ``2m`` the terms 2 to :math:`m` together; ``Xy`` is
     :math:`[X\ y]`, so its last row and column belong to :math:`y`. All rows are multiplied by
     :math:`\sqrt{w_i}` first (prior weights, chapter 14). With ``terms``, the shapes of the
     random terms, this is all that an evaluation of the deviance needs. Chapter 15.
@@ -73,9 +74,9 @@ class GramBlocks:
 
     Z1tZ1: np.ndarray           # (J_1, k_1, k_1): the diagonal blocks of Z_1' Z_1
     Z1tXy: np.ndarray           # (J_1, k_1, p + 1): Z_1' [X y], level by level
-    Z2tZ1: sparse.csr_matrix    # (q_2, J_1 k_1)
-    Z2tZ2: np.ndarray           # (q_2, q_2), dense
-    Z2tXy: np.ndarray           # (q_2, p + 1)
+    Z2mtZ1: sparse.csr_matrix    # (q_2m, J_1 k_1)
+    Z2mtZ2m: np.ndarray           # (q_2m, q_2m), dense
+    Z2mtXy: np.ndarray           # (q_2m, p + 1)
     XytXy: np.ndarray           # (p + 1, p + 1)
     n: int
     sum_log_w: float            # sum of log w_i (0 without weights)
@@ -84,11 +85,11 @@ class GramBlocks:
 
 @dataclass(frozen=True)
 class DowndatePairs:
-    r"""Every pair of nonzeros of :math:`Z_2^\top Z_1` that share a level :math:`j` of the first
+    r"""Every pair of nonzeros of :math:`Z_{2:m}^\top Z_1` that share a level :math:`j` of the first
     term: entry :math:`(r, a)` and :math:`(s, c)` of block column :math:`j` add
     :math:`v_{ra} W_{j,ac} v_{sc}` to row :math:`r`, column :math:`s` of the downdate (only
     pairs with :math:`r \\ge s`: the downdate is symmetric).
-    ``target`` is :math:`r q_2 + s`, ``W_index`` is :math:`j k_1^2 + a k_1 + c`, ``product``
+    ``target`` is :math:`r q_{2:m} + s`, ``W_index`` is :math:`j k_1^2 + a k_1 + c`, ``product``
     is :math:`v_{ra} v_{sc}`. Made once, with the Gram blocks. Chapter 15.
     """
 
@@ -117,8 +118,9 @@ def gram_blocks(design: Design) -> GramBlocks:
 
     .. math::
 
-        \begin{bmatrix} Z_1^\top Z_1 & \cdot & \cdot \\ Z_2^\top Z_1 & Z_2^\top Z_2 & \cdot \\
-        [X\ y]^\top Z_1 & [X\ y]^\top Z_2 & [X\ y]^\top [X\ y] \end{bmatrix}
+        \begin{bmatrix} Z_1^\top Z_1 & \cdot & \cdot \\
+        Z_{2:m}^\top Z_1 & Z_{2:m}^\top Z_{2:m} & \cdot \\
+        [X\ y]^\top Z_1 & [X\ y]^\top Z_{2:m} & [X\ y]^\top [X\ y] \end{bmatrix}
 
     After it, no step of the fit touches :math:`n` rows again. Chapter 15.
     """
@@ -128,42 +130,42 @@ def gram_blocks(design: Design) -> GramBlocks:
     X_1, J_1 = sqrt_w[:, None] * first.X_i, len(first.levels)
     if rest:
         Z_1 = sparse.diags(sqrt_w) @ first.Z
-        Z_2 = sparse.diags(sqrt_w) @ sparse.hstack([t.Z for t in rest], format="csc")
-        Z2tZ1, Z2tZ2, Z2tXy = (Z_2.T @ Z_1).tocsr(), (Z_2.T @ Z_2).toarray(), Z_2.T @ Xy
+        Z_2m = sparse.diags(sqrt_w) @ sparse.hstack([t.Z for t in rest], format="csc")
+        Z2mtZ1, Z2mtZ2m, Z2mtXy = (Z_2m.T @ Z_1).tocsr(), (Z_2m.T @ Z_2m).toarray(), Z_2m.T @ Xy
     else:
-        Z2tZ1, Z2tZ2 = sparse.csr_matrix((0, J_1 * first.k)), np.zeros((0, 0))
-        Z2tXy = np.zeros((0, Xy.shape[1]))
+        Z2mtZ1, Z2mtZ2m = sparse.csr_matrix((0, J_1 * first.k)), np.zeros((0, 0))
+        Z2mtXy = np.zeros((0, Xy.shape[1]))
     shapes = tuple(TermShape(len(t.levels), t.k) for t in design.terms)
     return GramBlocks(shapes, level_cross_sums(first.codes, J_1, X_1, X_1),
-                      level_cross_sums(first.codes, J_1, X_1, Xy), Z2tZ1, Z2tZ2,
-                      np.asarray(Z2tXy), Xy.T @ Xy, len(design.y),
-                      float(np.sum(np.log(design.weights))), downdate_pairs(Z2tZ1, first.k))
+                      level_cross_sums(first.codes, J_1, X_1, Xy), Z2mtZ1, Z2mtZ2m,
+                      np.asarray(Z2mtXy), Xy.T @ Xy, len(design.y),
+                      float(np.sum(np.log(design.weights))), downdate_pairs(Z2mtZ1, first.k))
 
 
 def gram_from_sums(terms: tuple[TermShape, ...], Z1tZ1: np.ndarray, Z1tXy: np.ndarray,
-                   XytXy: np.ndarray, n: int, Z2tZ1: sparse.spmatrix | None = None,
-                   Z2tZ2: np.ndarray | None = None, Z2tXy: np.ndarray | None = None,
+                   XytXy: np.ndarray, n: int, Z2mtZ1: sparse.spmatrix | None = None,
+                   Z2mtZ2m: np.ndarray | None = None, Z2mtXy: np.ndarray | None = None,
                    sum_log_w: float = 0.0) -> GramBlocks:
     r"""Gram blocks from sums computed elsewhere, for example over a data set read in pieces:
     each block is a sum over rows, so the blocks of the whole are the sums of the blocks of the
-    pieces (with every piece coded by the same levels). The blocks of :math:`Z_2` may be left
+    pieces (with every piece coded by the same levels). The blocks of :math:`Z_{2:m}` may be left
     out when there is one term. Chapter 15, *Data that do not fit in memory*.
     """
     q_1, m = terms[0].J * terms[0].k, XytXy.shape[0]
-    Z2tZ1 = sparse.csr_matrix((0, q_1)) if Z2tZ1 is None else sparse.csr_matrix(Z2tZ1)
-    Z2tZ2 = np.zeros((0, 0)) if Z2tZ2 is None else np.asarray(Z2tZ2)
-    Z2tXy = np.zeros((0, m)) if Z2tXy is None else np.asarray(Z2tXy)
-    return GramBlocks(tuple(terms), Z1tZ1, Z1tXy, Z2tZ1, Z2tZ2, Z2tXy, XytXy, int(n),
-                      float(sum_log_w), downdate_pairs(Z2tZ1, terms[0].k))
+    Z2mtZ1 = sparse.csr_matrix((0, q_1)) if Z2mtZ1 is None else sparse.csr_matrix(Z2mtZ1)
+    Z2mtZ2m = np.zeros((0, 0)) if Z2mtZ2m is None else np.asarray(Z2mtZ2m)
+    Z2mtXy = np.zeros((0, m)) if Z2mtXy is None else np.asarray(Z2mtXy)
+    return GramBlocks(tuple(terms), Z1tZ1, Z1tXy, Z2mtZ1, Z2mtZ2m, Z2mtXy, XytXy, int(n),
+                      float(sum_log_w), downdate_pairs(Z2mtZ1, terms[0].k))
 
 
 MAX_PAIRS = 30_000_000   # beyond this many pairs (~0.5 GB), the sparse products are used
 
 
-def downdate_pairs(Z2tZ1: sparse.csr_matrix, k_1: int) -> DowndatePairs | None:
-    """The :class:`DowndatePairs` of :math:`Z_2^\\top Z_1`, found once, with no loop over
+def downdate_pairs(Z2mtZ1: sparse.csr_matrix, k_1: int) -> DowndatePairs | None:
+    """The :class:`DowndatePairs` of :math:`Z_{2:m}^\\top Z_1`, found once, with no loop over
     levels; None when there are none or more than ``MAX_PAIRS``. Chapter 15."""
-    by_column = Z2tZ1.tocsc()
+    by_column = Z2mtZ1.tocsc()
     by_column.sort_indices()
     starts = by_column.indptr[::k_1]                   # block column j: starts[j]:starts[j + 1]
     counts = np.diff(starts)
@@ -173,11 +175,11 @@ def downdate_pairs(Z2tZ1: sparse.csr_matrix, k_1: int) -> DowndatePairs | None:
     block = np.repeat(np.arange(counts.size), sizes)
     within = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
     first, second = starts[block] + within // counts[block], starts[block] + within % counts[block]
-    rows, q_2 = by_column.indices, Z2tZ1.shape[0]
+    rows, q_2m = by_column.indices, Z2mtZ1.shape[0]
     lower = rows[first] >= rows[second]                # the matrix is symmetric: keep r >= s
     first, second, block = first[lower], second[lower], block[lower]
-    column = np.repeat(np.arange(Z2tZ1.shape[1]), np.diff(by_column.indptr)) % k_1
-    return DowndatePairs(rows[first].astype(np.int64) * q_2 + rows[second],
+    column = np.repeat(np.arange(Z2mtZ1.shape[1]), np.diff(by_column.indptr)) % k_1
+    return DowndatePairs(rows[first].astype(np.int64) * q_2m + rows[second],
                          block * k_1 * k_1 + column[first] * k_1 + column[second],
                          by_column.data[first] * by_column.data[second])
 
@@ -224,7 +226,8 @@ def batched_backward(L: np.ndarray, B: np.ndarray) -> np.ndarray:
     first): ``L`` is :math:`(J, k, k)` lower triangular, ``B`` is :math:`(J, k, m)`. Chapter 15."""
     X, k = np.empty_like(B), L.shape[1]
     for r in reversed(range(k)):
-        X[:, r] = (B[:, r] - np.sum(L[:, r + 1:, r, None] * X[:, r + 1:], axis=1)) / L[:, r, r, None]
+        later = np.sum(L[:, r + 1:, r, None] * X[:, r + 1:], axis=1)
+        X[:, r] = (B[:, r] - later) / L[:, r, r, None]
     return X
 
 
@@ -255,59 +258,59 @@ class BlockedFactor:
     theta: np.ndarray
     L_11: np.ndarray            # (J_1, k_1, k_1), lower triangular blocks
     V: np.ndarray               # (J_1, k_1, k_1): L_11,j^-1 T_1'
-    L_22: np.ndarray            # (q_2, q_2), lower triangular
+    L_22: np.ndarray            # (q_2m, q_2m), lower triangular
     R_1: np.ndarray             # (J_1, k_1, p + 1): L_11^-1 Lambda_1' Z_1' [X y]
-    R_2: np.ndarray             # (q_2, p + 1): the same rows for Z_2
+    R_2: np.ndarray             # (q_2m, p + 1): the same rows for Z_2:m
     R_Xy: np.ndarray
-    Lambda_2: sparse.spmatrix   # Lambda_theta of the terms after the first
+    Lambda_2m: sparse.spmatrix   # Lambda_theta of the terms after the first
 
 
 def schur_downdate(W: np.ndarray, gram: GramBlocks) -> np.ndarray:
-    r""":math:`Z_2^\top Z_1\, W\, Z_1^\top Z_2`, dense, with :math:`W` block diagonal
+    r""":math:`Z_{2:m}^\top Z_1\, W\, Z_1^\top Z_{2:m}`, dense, with :math:`W` block diagonal
     (``W`` is :math:`(J_1, k_1, k_1)`): what eliminating the first term takes from
-    :math:`Z_2^\top Z_2`. The readable version: two sparse products. Chapter 15.
+    :math:`Z_{2:m}^\top Z_{2:m}`. The readable version: two sparse products. Chapter 15.
     """
-    return (gram.Z2tZ1 @ block_diagonal(W) @ gram.Z2tZ1.T).toarray()
+    return (gram.Z2mtZ1 @ block_diagonal(W) @ gram.Z2mtZ1.T).toarray()
 
 
-def schur_downdate_pairs(W: np.ndarray, pairs: DowndatePairs, q_2: int) -> np.ndarray:
+def schur_downdate_pairs(W: np.ndarray, pairs: DowndatePairs, q_2m: int) -> np.ndarray:
     r"""The same matrix as :func:`schur_downdate`, summed pair by pair in one ``bincount``:
 
     .. math::
 
-        \left(Z_2^\top Z_1 W Z_1^\top Z_2\right)_{rs}
+        \left(Z_{2:m}^\top Z_1 W Z_1^\top Z_{2:m}\right)_{rs}
             = \sum_j \sum_{a, c} v_{ra}\, W_{j,ac}\, v_{sc} .
 
     The pairs are fixed; only :math:`W` changes with :math:`\theta`. No sparse product is
     formed at each evaluation. Chapter 15; tests check it equals :func:`schur_downdate`.
     """
     weights = pairs.product * W.ravel()[pairs.W_index]
-    lower = np.bincount(pairs.target, weights=weights, minlength=q_2 * q_2).reshape(q_2, q_2)
+    lower = np.bincount(pairs.target, weights=weights, minlength=q_2m * q_2m).reshape(q_2m, q_2m)
     return lower + lower.T - np.diag(np.diag(lower))   # the pairs cover r >= s only
 
 
-def factor_L22(theta_2: np.ndarray, gram: GramBlocks, W: np.ndarray
+def factor_L22(theta_2m: np.ndarray, gram: GramBlocks, W: np.ndarray
                ) -> tuple[np.ndarray, sparse.spmatrix]:
     r""":math:`L_{22}` from the Schur complement, with :math:`W = \Lambda_1 (L_{11}
     L_{11}^\top)^{-1} \Lambda_1^\top` block diagonal:
 
     .. math::
 
-        L_{22} L_{22}^\top = \Lambda_2^\top \left(Z_2^\top Z_2 - Z_2^\top Z_1 W Z_1^\top Z_2
-        \right) \Lambda_2 + I_{q_2} \quad (= A_{22} - L_{21} L_{21}^\top).
+        L_{22} L_{22}^\top = \Lambda_{2:m}^\top \left(Z_{2:m}^\top Z_{2:m}
+            - Z_{2:m}^\top Z_1 W Z_1^\top Z_{2:m}\right) \Lambda_{2:m} + I_{q_{2:m}} \quad (= A_{22} - L_{21} L_{21}^\top).
 
-    Also returns :math:`\Lambda_2`. Chapter 15.
+    Also returns :math:`\Lambda_{2:m}`. Chapter 15.
     """
-    Lambda_2 = Lambda(theta_2, gram.terms[1:])
-    q_2 = gram.Z2tZ2.shape[0]
-    S = gram.Z2tZ2 - (schur_downdate(W, gram) if gram.pairs is None
-                      else schur_downdate_pairs(W, gram.pairs, q_2))
-    if all(term.k == 1 for term in gram.terms[1:]):      # Lambda_2 is diagonal
-        lam = Lambda_2.diagonal()
-        A_22 = lam[:, None] * S * lam[None, :] + np.eye(q_2)
+    Lambda_2m = Lambda(theta_2m, gram.terms[1:])
+    q_2m = gram.Z2mtZ2m.shape[0]
+    S = gram.Z2mtZ2m - (schur_downdate(W, gram) if gram.pairs is None
+                      else schur_downdate_pairs(W, gram.pairs, q_2m))
+    if all(term.k == 1 for term in gram.terms[1:]):      # Lambda_2m is diagonal
+        lam = Lambda_2m.diagonal()
+        A_22 = lam[:, None] * S * lam[None, :] + np.eye(q_2m)
     else:
-        A_22 = Lambda_2.T @ (Lambda_2.T @ S).T + np.eye(q_2)
-    return linalg.cholesky(A_22, lower=True, check_finite=False), Lambda_2
+        A_22 = Lambda_2m.T @ (Lambda_2m.T @ S).T + np.eye(q_2m)
+    return linalg.cholesky(A_22, lower=True, check_finite=False), Lambda_2m
 
 
 def factor_Xy(R_1: np.ndarray, R_2: np.ndarray, XytXy: np.ndarray) -> np.ndarray:
@@ -332,7 +335,8 @@ def blocked_factor(theta: ArrayLike, gram: GramBlocks) -> BlockedFactor:
 
         L_{11,j} L_{11,j}^\top = T_1^\top (Z_1^\top Z_1)_j T_1 + I, \qquad
         L_{11} R_1 = \Lambda_1^\top Z_1^\top [X\ y], \qquad
-        L_{22} R_2 = \Lambda_2^\top \left(Z_2^\top [X\ y] - Z_2^\top Z_1 W Z_1^\top [X\ y]\right).
+        L_{22} R_2 = \Lambda_{2:m}^\top \left(Z_{2:m}^\top [X\ y]
+            - Z_{2:m}^\top Z_1 W Z_1^\top [X\ y]\right).
     """
     theta, terms = _checked_theta(theta, gram.terms), gram.terms
     first = theta_slices(terms)[0]
@@ -341,23 +345,23 @@ def blocked_factor(theta: ArrayLike, gram: GramBlocks) -> BlockedFactor:
     R_1 = batched_forward(L_11, stack_matmul(T_1.T, gram.Z1tXy))
     V = batched_forward(L_11, np.broadcast_to(T_1.T, L_11.shape))   # L_11,j^-1 T_1'
     if len(terms) == 1:
-        return BlockedFactor(theta, L_11, V, np.zeros((0, 0)), R_1, gram.Z2tXy,
-                             factor_Xy(R_1, gram.Z2tXy, gram.XytXy), sparse.csr_matrix((0, 0)))
+        return BlockedFactor(theta, L_11, V, np.zeros((0, 0)), R_1, gram.Z2mtXy,
+                             factor_Xy(R_1, gram.Z2mtXy, gram.XytXy), sparse.csr_matrix((0, 0)))
     W = stack_matmul(V.swapaxes(1, 2), V)                                # T_1 (L_11 L_11')^-1 T_1'
-    L_22, Lambda_2 = factor_L22(theta[first.stop:], gram, W)
+    L_22, Lambda_2m = factor_L22(theta[first.stop:], gram, W)
     W_Z1tXy = stack_matmul(W, gram.Z1tXy).reshape(-1, gram.XytXy.shape[0])
-    R_2 = linalg.solve_triangular(L_22, Lambda_2.T @ (gram.Z2tXy - gram.Z2tZ1 @ W_Z1tXy),
+    R_2 = linalg.solve_triangular(L_22, Lambda_2m.T @ (gram.Z2mtXy - gram.Z2mtZ1 @ W_Z1tXy),
                                   lower=True, check_finite=False)
     return BlockedFactor(theta, L_11, V, L_22, R_1, R_2, factor_Xy(R_1, R_2, gram.XytXy),
-                         Lambda_2)
+                         Lambda_2m)
 
 
 def L21(factor: BlockedFactor, gram: GramBlocks) -> sparse.csr_matrix:
-    r""":math:`L_{21} = \Lambda_2^\top Z_2^\top Z_1 \Lambda_1 L_{11}^{-\top}
-    = \Lambda_2^\top Z_2^\top Z_1 \operatorname{diag}(V_j^\top)`, sparse, with the pattern of
-    :math:`Z_2^\top Z_1`. The deviance never needs it (:func:`factor_L22` uses :math:`W`); it
+    r""":math:`L_{21} = \Lambda_{2:m}^\top Z_{2:m}^\top Z_1 \Lambda_1 L_{11}^{-\top}
+    = \Lambda_{2:m}^\top Z_{2:m}^\top Z_1 \operatorname{diag}(V_j^\top)`, sparse, with the
+    pattern of :math:`Z_{2:m}^\top Z_1`. The deviance never needs it (:func:`factor_L22` uses :math:`W`); it
     is formed here to show and test the factor. Chapter 15."""
-    return (factor.Lambda_2.T @ gram.Z2tZ1 @ block_diagonal(factor.V.swapaxes(1, 2))
+    return (factor.Lambda_2m.T @ gram.Z2mtZ1 @ block_diagonal(factor.V.swapaxes(1, 2))
             ).tocsr()
 
 
@@ -438,7 +442,8 @@ def conditional_modes(factor: BlockedFactor, beta: np.ndarray, gram: GramBlocks)
         L_{22}^\top u_2 = c_2 - R_{ZX,2}\hat\beta, \qquad
         L_{11}^\top u_1 = c_1 - R_{ZX,1}\hat\beta - L_{21}^\top u_2,
 
-    with :math:`L_{21}^\top u_2 = V\, Z_1^\top Z_2 \Lambda_2 u_2` level by level. Chapter 15.
+    with :math:`L_{21}^\top u_2 = V\, Z_1^\top Z_{2:m} \Lambda_{2:m} u_2` level by level.
+    Chapter 15.
     """
     p, (J_1, k_1) = beta.shape[0], factor.L_11.shape[:2]
     right_1 = factor.R_1[:, :, p] - factor.R_1[:, :, :p] @ beta
@@ -447,8 +452,8 @@ def conditional_modes(factor: BlockedFactor, beta: np.ndarray, gram: GramBlocks)
     else:
         right_2 = factor.R_2[:, p] - factor.R_2[:, :p] @ beta
         u_2 = linalg.solve_triangular(factor.L_22, right_2, lower=True, trans="T")
-        Z1tZ2_u = (gram.Z2tZ1.T @ (factor.Lambda_2 @ u_2)).reshape(J_1, k_1, 1)
-        right_1 = right_1 - stack_matmul(factor.V, Z1tZ2_u)[:, :, 0]
+        Z1tZ2m_u = (gram.Z2mtZ1.T @ (factor.Lambda_2m @ u_2)).reshape(J_1, k_1, 1)
+        right_1 = right_1 - stack_matmul(factor.V, Z1tZ2m_u)[:, :, 0]
     u_1 = batched_backward(factor.L_11, right_1[:, :, None])[:, :, 0]
     return np.concatenate([u_1.ravel(), u_2])
 

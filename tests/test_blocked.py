@@ -142,11 +142,11 @@ def test_gram_blocks_are_the_cross_products_of_Z_X_y(crossed):
     ZtZ = (design.Z.T @ W @ design.Z).toarray()
     Xy = np.column_stack([design.X, design.y])
     np.testing.assert_allclose(sparse.block_diag(list(gram.Z1tZ1)).toarray(), ZtZ[:q_1, :q_1])
-    np.testing.assert_allclose(gram.Z2tZ1.toarray(), ZtZ[q_1:, :q_1])
-    np.testing.assert_allclose(gram.Z2tZ2, ZtZ[q_1:, q_1:])
+    np.testing.assert_allclose(gram.Z2mtZ1.toarray(), ZtZ[q_1:, :q_1])
+    np.testing.assert_allclose(gram.Z2mtZ2m, ZtZ[q_1:, q_1:])
     ZtXy = design.Z.T @ W @ Xy
     np.testing.assert_allclose(gram.Z1tXy.reshape(q_1, -1), ZtXy[:q_1])
-    np.testing.assert_allclose(gram.Z2tXy, ZtXy[q_1:])
+    np.testing.assert_allclose(gram.Z2mtXy, ZtXy[q_1:])
     np.testing.assert_allclose(gram.XytXy, Xy.T @ W @ Xy)
     np.testing.assert_allclose(gram.sum_log_w, np.sum(np.log(design.weights)))
 
@@ -177,8 +177,8 @@ def test_schur_downdate_pair_by_pair_equals_the_sparse_products(crossed):
     rng = np.random.default_rng(7)
     blocks = rng.normal(size=design.gram.Z1tZ1.shape)
     W = stack_matmul(blocks.swapaxes(1, 2), blocks)
-    q_2 = design.gram.Z2tZ2.shape[0]
-    np.testing.assert_allclose(schur_downdate_pairs(W, design.gram.pairs, q_2),
+    q_2m = design.gram.Z2mtZ2m.shape[0]
+    np.testing.assert_allclose(schur_downdate_pairs(W, design.gram.pairs, q_2m),
                                schur_downdate(W, design.gram), atol=1e-10)
 
 
