@@ -297,7 +297,8 @@ def factor_L22(theta_2m: np.ndarray, gram: GramBlocks, W: np.ndarray
     .. math::
 
         L_{22} L_{22}^\top = \Lambda_{2:m}^\top \left(Z_{2:m}^\top Z_{2:m}
-            - Z_{2:m}^\top Z_1 W Z_1^\top Z_{2:m}\right) \Lambda_{2:m} + I_{q_{2:m}} \quad (= A_{22} - L_{21} L_{21}^\top).
+            - Z_{2:m}^\top Z_1 W Z_1^\top Z_{2:m}\right) \Lambda_{2:m} + I_{q_{2:m}}
+            \quad (= A_{22} - L_{21} L_{21}^\top).
 
     Also returns :math:`\Lambda_{2:m}`. Chapter 15.
     """
@@ -359,8 +360,8 @@ def blocked_factor(theta: ArrayLike, gram: GramBlocks) -> BlockedFactor:
 def L21(factor: BlockedFactor, gram: GramBlocks) -> sparse.csr_matrix:
     r""":math:`L_{21} = \Lambda_{2:m}^\top Z_{2:m}^\top Z_1 \Lambda_1 L_{11}^{-\top}
     = \Lambda_{2:m}^\top Z_{2:m}^\top Z_1 \operatorname{diag}(V_j^\top)`, sparse, with the
-    pattern of :math:`Z_{2:m}^\top Z_1`. The deviance never needs it (:func:`factor_L22` uses :math:`W`); it
-    is formed here to show and test the factor. Chapter 15."""
+    pattern of :math:`Z_{2:m}^\top Z_1`. The deviance never needs it (:func:`factor_L22` uses
+    :math:`W`); it is formed here to show and test the factor. Chapter 15."""
     return (factor.Lambda_2m.T @ gram.Z2mtZ1 @ block_diagonal(factor.V.swapaxes(1, 2))
             ).tocsr()
 
