@@ -87,14 +87,14 @@ class GramBlocks:
 class DowndatePairs:
     r"""Every pair of nonzeros of :math:`Z_{2:m}^\top Z_1` that share a level :math:`j` of the first
     term: entry :math:`(r, a)` and :math:`(s, c)` of block column :math:`j` add
-    :math:`v_{ra} W_{j,ac} v_{sc}` to row :math:`r`, column :math:`s` of the downdate (only
+    :math:`v_{ra} H_{j,ac} v_{sc}` to row :math:`r`, column :math:`s` of the downdate (only
     pairs with :math:`r \\ge s`: the downdate is symmetric).
-    ``target`` is :math:`r q_{2:m} + s`, ``W_index`` is :math:`j k_1^2 + a k_1 + c`, ``product``
+    ``target`` is :math:`r q_{2:m} + s`, ``H_index`` is :math:`j k_1^2 + a k_1 + c`, ``product``
     is :math:`v_{ra} v_{sc}`. Made once, with the Gram blocks. Chapter 15.
     """
 
     target: np.ndarray
-    W_index: np.ndarray
+    H_index: np.ndarray
     product: np.ndarray
 
 
@@ -251,13 +251,13 @@ class BlockedFactor:
     ``R_Xy`` is upper triangular, :math:`(p + 1) \times (p + 1)`: its leading :math:`p \times p`
     block is :math:`R_X`, its last column above the diagonal :math:`c_\beta`, and its last
     diagonal entry :math:`r(\theta)`, the square root of the penalized residual sum of squares.
-    :math:`L_{21} = V^\top \cdots` is never formed: the Schur complement needs only
-    :math:`V_j = L_{11,j}^{-1} T_1^\top`. Chapter 15.
+    :math:`L_{21}` is not stored: the Schur complement needs only
+    :math:`K_j = L_{11,j}^{-1} T_1^\top` (:func:`L21` forms it for display). Chapter 15.
     """
 
     theta: np.ndarray
     L_11: np.ndarray            # (J_1, k_1, k_1), lower triangular blocks
-    V: np.ndarray               # (J_1, k_1, k_1): L_11,j^-1 T_1'
+    K: np.ndarray               # (J_1, k_1, k_1): L_11,j^-1 T_1'
     L_22: np.ndarray            # (q_2m, q_2m), lower triangular
     R_1: np.ndarray             # (J_1, k_1, p + 1): L_11^-1 Lambda_1' Z_1' [X y]
     R_2: np.ndarray             # (q_2m, p + 1): the same rows for Z_2:m
@@ -265,47 +265,47 @@ class BlockedFactor:
     Lambda_2m: sparse.spmatrix   # Lambda_theta of the terms after the first
 
 
-def schur_downdate(W: np.ndarray, gram: GramBlocks) -> np.ndarray:
-    r""":math:`Z_{2:m}^\top Z_1\, W\, Z_1^\top Z_{2:m}`, dense, with :math:`W` block diagonal
-    (``W`` is :math:`(J_1, k_1, k_1)`): what eliminating the first term takes from
+def schur_downdate(H: np.ndarray, gram: GramBlocks) -> np.ndarray:
+    r""":math:`Z_{2:m}^\top Z_1\, H\, Z_1^\top Z_{2:m}`, dense, with :math:`H` block diagonal
+    (``H`` is :math:`(J_1, k_1, k_1)`): what eliminating the first term takes from
     :math:`Z_{2:m}^\top Z_{2:m}`. The readable version: two sparse products. Chapter 15.
     """
-    return (gram.Z2mtZ1 @ block_diagonal(W) @ gram.Z2mtZ1.T).toarray()
+    return (gram.Z2mtZ1 @ block_diagonal(H) @ gram.Z2mtZ1.T).toarray()
 
 
-def schur_downdate_pairs(W: np.ndarray, pairs: DowndatePairs, q_2m: int) -> np.ndarray:
+def schur_downdate_pairs(H: np.ndarray, pairs: DowndatePairs, q_2m: int) -> np.ndarray:
     r"""The same matrix as :func:`schur_downdate`, summed pair by pair in one ``bincount``:
 
     .. math::
 
-        \left(Z_{2:m}^\top Z_1 W Z_1^\top Z_{2:m}\right)_{rs}
-            = \sum_j \sum_{a, c} v_{ra}\, W_{j,ac}\, v_{sc} .
+        \left(Z_{2:m}^\top Z_1 H Z_1^\top Z_{2:m}\right)_{rs}
+            = \sum_j \sum_{a, c} v_{ra}\, H_{j,ac}\, v_{sc} .
 
-    The pairs are fixed; only :math:`W` changes with :math:`\theta`. No sparse product is
+    The pairs are fixed; only :math:`H` changes with :math:`\theta`. No sparse product is
     formed at each evaluation. Chapter 15; tests check it equals :func:`schur_downdate`.
     """
-    weights = pairs.product * W.ravel()[pairs.W_index]
+    weights = pairs.product * H.ravel()[pairs.H_index]
     lower = np.bincount(pairs.target, weights=weights, minlength=q_2m * q_2m).reshape(q_2m, q_2m)
     return lower + lower.T - np.diag(np.diag(lower))   # the pairs cover r >= s only
 
 
-def factor_L22(theta_2m: np.ndarray, gram: GramBlocks, W: np.ndarray
+def factor_L22(theta_2m: np.ndarray, gram: GramBlocks, H: np.ndarray
                ) -> tuple[np.ndarray, sparse.spmatrix]:
-    r""":math:`L_{22}` from the Schur complement, with :math:`W = \Lambda_1 (L_{11}
+    r""":math:`L_{22}` from the Schur complement, with :math:`H = \Lambda_1 (L_{11}
     L_{11}^\top)^{-1} \Lambda_1^\top` block diagonal:
 
     .. math::
 
         L_{22} L_{22}^\top = \Lambda_{2:m}^\top \left(Z_{2:m}^\top Z_{2:m}
-            - Z_{2:m}^\top Z_1 W Z_1^\top Z_{2:m}\right) \Lambda_{2:m} + I_{q_{2:m}}
+            - Z_{2:m}^\top Z_1 H Z_1^\top Z_{2:m}\right) \Lambda_{2:m} + I_{q_{2:m}}
             \quad (= A_{22} - L_{21} L_{21}^\top).
 
     Also returns :math:`\Lambda_{2:m}`. Chapter 15.
     """
     Lambda_2m = Lambda(theta_2m, gram.terms[1:])
     q_2m = gram.Z2mtZ2m.shape[0]
-    S = gram.Z2mtZ2m - (schur_downdate(W, gram) if gram.pairs is None
-                      else schur_downdate_pairs(W, gram.pairs, q_2m))
+    S = gram.Z2mtZ2m - (schur_downdate(H, gram) if gram.pairs is None
+                      else schur_downdate_pairs(H, gram.pairs, q_2m))
     if all(term.k == 1 for term in gram.terms[1:]):      # Lambda_2m is diagonal
         lam = Lambda_2m.diagonal()
         A_22 = lam[:, None] * S * lam[None, :] + np.eye(q_2m)
@@ -337,32 +337,32 @@ def blocked_factor(theta: ArrayLike, gram: GramBlocks) -> BlockedFactor:
         L_{11,j} L_{11,j}^\top = T_1^\top (Z_1^\top Z_1)_j T_1 + I, \qquad
         L_{11} R_1 = \Lambda_1^\top Z_1^\top [X\ y], \qquad
         L_{22} R_2 = \Lambda_{2:m}^\top \left(Z_{2:m}^\top [X\ y]
-            - Z_{2:m}^\top Z_1 W Z_1^\top [X\ y]\right).
+            - Z_{2:m}^\top Z_1 H Z_1^\top [X\ y]\right).
     """
     theta, terms = _checked_theta(theta, gram.terms), gram.terms
     first = theta_slices(terms)[0]
     T_1 = term_factor(theta[first], terms[0].k)
     L_11 = batched_cholesky(congruence(T_1, gram.Z1tZ1) + np.eye(terms[0].k))
     R_1 = batched_forward(L_11, stack_matmul(T_1.T, gram.Z1tXy))
-    V = batched_forward(L_11, np.broadcast_to(T_1.T, L_11.shape))   # L_11,j^-1 T_1'
+    K = batched_forward(L_11, np.broadcast_to(T_1.T, L_11.shape))   # L_11,j^-1 T_1'
     if len(terms) == 1:
-        return BlockedFactor(theta, L_11, V, np.zeros((0, 0)), R_1, gram.Z2mtXy,
+        return BlockedFactor(theta, L_11, K, np.zeros((0, 0)), R_1, gram.Z2mtXy,
                              factor_Xy(R_1, gram.Z2mtXy, gram.XytXy), sparse.csr_matrix((0, 0)))
-    W = stack_matmul(V.swapaxes(1, 2), V)                                # T_1 (L_11 L_11')^-1 T_1'
-    L_22, Lambda_2m = factor_L22(theta[first.stop:], gram, W)
-    W_Z1tXy = stack_matmul(W, gram.Z1tXy).reshape(-1, gram.XytXy.shape[0])
-    R_2 = linalg.solve_triangular(L_22, Lambda_2m.T @ (gram.Z2mtXy - gram.Z2mtZ1 @ W_Z1tXy),
+    H = stack_matmul(K.swapaxes(1, 2), K)                      # T_1 (L_11 L_11')^-1 T_1'
+    L_22, Lambda_2m = factor_L22(theta[first.stop:], gram, H)
+    H_Z1tXy = stack_matmul(H, gram.Z1tXy).reshape(-1, gram.XytXy.shape[0])
+    R_2 = linalg.solve_triangular(L_22, Lambda_2m.T @ (gram.Z2mtXy - gram.Z2mtZ1 @ H_Z1tXy),
                                   lower=True, check_finite=False)
-    return BlockedFactor(theta, L_11, V, L_22, R_1, R_2, factor_Xy(R_1, R_2, gram.XytXy),
+    return BlockedFactor(theta, L_11, K, L_22, R_1, R_2, factor_Xy(R_1, R_2, gram.XytXy),
                          Lambda_2m)
 
 
 def L21(factor: BlockedFactor, gram: GramBlocks) -> sparse.csr_matrix:
     r""":math:`L_{21} = \Lambda_{2:m}^\top Z_{2:m}^\top Z_1 \Lambda_1 L_{11}^{-\top}
-    = \Lambda_{2:m}^\top Z_{2:m}^\top Z_1 \operatorname{diag}(V_j^\top)`, sparse, with the
+    = \Lambda_{2:m}^\top Z_{2:m}^\top Z_1 \operatorname{diag}(K_j^\top)`, sparse, with the
     pattern of :math:`Z_{2:m}^\top Z_1`. The deviance never needs it (:func:`factor_L22` uses
-    :math:`W`); it is formed here to show and test the factor. Chapter 15."""
-    return (factor.Lambda_2m.T @ gram.Z2mtZ1 @ block_diagonal(factor.V.swapaxes(1, 2))
+    :math:`H`); it is formed here to show and test the factor. Chapter 15."""
+    return (factor.Lambda_2m.T @ gram.Z2mtZ1 @ block_diagonal(factor.K.swapaxes(1, 2))
             ).tocsr()
 
 
@@ -443,7 +443,7 @@ def conditional_modes(factor: BlockedFactor, beta: np.ndarray, gram: GramBlocks)
         L_{22}^\top u_2 = c_2 - R_{ZX,2}\hat\beta, \qquad
         L_{11}^\top u_1 = c_1 - R_{ZX,1}\hat\beta - L_{21}^\top u_2,
 
-    with :math:`L_{21}^\top u_2 = V\, Z_1^\top Z_{2:m} \Lambda_{2:m} u_2` level by level.
+    with :math:`L_{21}^\top u_2 = K\, Z_1^\top Z_{2:m} \Lambda_{2:m} u_2` level by level.
     Chapter 15.
     """
     p, (J_1, k_1) = beta.shape[0], factor.L_11.shape[:2]
@@ -454,7 +454,7 @@ def conditional_modes(factor: BlockedFactor, beta: np.ndarray, gram: GramBlocks)
         right_2 = factor.R_2[:, p] - factor.R_2[:, :p] @ beta
         u_2 = linalg.solve_triangular(factor.L_22, right_2, lower=True, trans="T")
         Z1tZ2m_u = (gram.Z2mtZ1.T @ (factor.Lambda_2m @ u_2)).reshape(J_1, k_1, 1)
-        right_1 = right_1 - stack_matmul(factor.V, Z1tZ2m_u)[:, :, 0]
+        right_1 = right_1 - stack_matmul(factor.K, Z1tZ2m_u)[:, :, 0]
     u_1 = batched_backward(factor.L_11, right_1[:, :, None])[:, :, 0]
     return np.concatenate([u_1.ravel(), u_2])
 

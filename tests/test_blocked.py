@@ -135,24 +135,24 @@ def crossed():
 
 
 def test_gram_blocks_are_the_cross_products_of_Z_X_y(crossed):
-    """Each block equals the same block of [Z X y]' W [Z X y], formed densely."""
+    """Each block equals the same block of [Z X y]' H [Z X y], formed densely."""
     design, _ = crossed
     gram, q_1 = design.gram, len(design.terms[0].levels) * design.terms[0].k
-    W = sparse.diags(design.weights)
-    ZtZ = (design.Z.T @ W @ design.Z).toarray()
+    H = sparse.diags(design.weights)
+    ZtZ = (design.Z.T @ H @ design.Z).toarray()
     Xy = np.column_stack([design.X, design.y])
     np.testing.assert_allclose(sparse.block_diag(list(gram.Z1tZ1)).toarray(), ZtZ[:q_1, :q_1])
     np.testing.assert_allclose(gram.Z2mtZ1.toarray(), ZtZ[q_1:, :q_1])
     np.testing.assert_allclose(gram.Z2mtZ2m, ZtZ[q_1:, q_1:])
-    ZtXy = design.Z.T @ W @ Xy
+    ZtXy = design.Z.T @ H @ Xy
     np.testing.assert_allclose(gram.Z1tXy.reshape(q_1, -1), ZtXy[:q_1])
     np.testing.assert_allclose(gram.Z2mtXy, ZtXy[q_1:])
-    np.testing.assert_allclose(gram.XytXy, Xy.T @ W @ Xy)
+    np.testing.assert_allclose(gram.XytXy, Xy.T @ H @ Xy)
     np.testing.assert_allclose(gram.sum_log_w, np.sum(np.log(design.weights)))
 
 
 def test_blocked_L_times_its_transpose_is_what_it_factors(crossed):
-    """L L' = Lambda' Z' W Z Lambda + I, and L is the readable engine's L (Cholesky is unique)."""
+    """L L' = Lambda' Z' H Z Lambda + I, and L is the readable engine's L (Cholesky is unique)."""
     design, theta = crossed
     L = dense_L(blocked_factor(theta, design.gram), design.gram)
     ZLambda = sparse.diags(np.sqrt(design.weights)) @ design.Z @ Lambda(theta, design.terms)
@@ -176,10 +176,10 @@ def test_schur_downdate_pair_by_pair_equals_the_sparse_products(crossed):
     design, theta = crossed
     rng = np.random.default_rng(7)
     blocks = rng.normal(size=design.gram.Z1tZ1.shape)
-    W = stack_matmul(blocks.swapaxes(1, 2), blocks)
+    H = stack_matmul(blocks.swapaxes(1, 2), blocks)
     q_2m = design.gram.Z2mtZ2m.shape[0]
-    np.testing.assert_allclose(schur_downdate_pairs(W, design.gram.pairs, q_2m),
-                               schur_downdate(W, design.gram), atol=1e-10)
+    np.testing.assert_allclose(schur_downdate_pairs(H, design.gram.pairs, q_2m),
+                               schur_downdate(H, design.gram), atol=1e-10)
 
 
 def test_batched_steps_equal_numpy_one_level_at_a_time():
