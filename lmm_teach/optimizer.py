@@ -3,10 +3,11 @@ lme4's ``optimizeLmer`` and ``checkConv``).
 
 The deviance is a smooth function of :math:`\theta` with simple bounds: the diagonal of each
 :math:`T_i` is at least 0. A bounded, derivative-free optimizer fits the problem. lme4 uses
-Powell's BOBYQA (through NLopt); this package uses COBYQA (Ragonneau & Zhang), which scipy ships:
-Powell's methods carried on, designed as a successor of his COBYLA, with quadratic models like
-BOBYQA's. Because :math:`\theta_i = 0` is allowed, a zero variance is a point the optimizer can
-reach.
+Powell's BOBYQA through NLopt, and so does ``optimize_theta`` by default (``optimizer="bobyqa"``,
+with lme4's stopping rules); ``optimizer="cobyqa"`` runs COBYQA (Ragonneau & Zhang), which
+scipy ships: Powell's methods carried on, with quadratic models like BOBYQA's, but written in
+Python, so each of its steps costs about a millisecond more. Because :math:`\theta_i = 0` is
+allowed, a zero variance is a point the optimizer can reach.
 
 One run of any local optimizer can stop at a corner of the boundary that is not a minimum: a
 zero on the diagonal of :math:`T_i` with a nonzero column below it. Flipping the sign of that
@@ -21,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import nlopt
 import numpy as np
 from scipy import optimize
 
@@ -39,6 +41,9 @@ GRADIENT_TOLERANCE = 2e-3    # lme4's lmerControl(check.conv.grad = .makeCC(tol 
 GRADIENT_STEP = 1e-6         # central differences: error ~ step^2 |d'''| / 6 + eps |d| / step
 SEARCH_RADII = (1.0, 1e-6)   # COBYQA's first and last trust-region radius (scipy's defaults)
 POLISH_RADII = (1e-3, 1e-8)  # a restart from where the gradient check failed: a closer look
+BOBYQA_TOLERANCE = 1e-8      # lme4's nloptwrap xtol_abs (its ftol_abs = 1e-8 is left out: it
+                             # stops BOBYQA in flat valleys before the gradient check passes)
+POLISH_STEP = 1e-3           # BOBYQA's first step when it restarts for a closer look
 IMPROVEMENT = 1e-8           # a restart must lower the deviance by more than this
 MAX_RESTART_ROUNDS = 3
 
@@ -128,6 +133,67 @@ def run_cobyqa(design: Design, reml: bool, start: np.ndarray, max_evaluations: i
                              options=options)
 
 
+class _BestPoint:
+    """The deviance as NLopt calls it, remembering the lowest point seen and the count."""
+
+    def __init__(self, deviance: Callable[[np.ndarray, Design, bool], float], design: Design,
+                 reml: bool) -> None:
+        self.deviance, self.design, self.reml = deviance, design, reml
+        self.x, self.fun, self.nfev = None, np.inf, 0
+
+    def __call__(self, theta: np.ndarray, gradient: np.ndarray) -> float:
+        value = self.deviance(theta, self.design, self.reml)   # gradient unused: derivative-free
+        self.nfev += 1
+        if value < self.fun:
+            self.x, self.fun = theta.copy(), value
+        return value
+
+
+def run_bobyqa(design: Design, reml: bool, start: np.ndarray, max_evaluations: int | None = None,
+               initial_step: float | None = None, engine: str = "fast"
+               ) -> optimize.OptimizeResult:
+    r"""One run of Powell's BOBYQA (NLopt) on the deviance from ``start``, within the bounds of
+    :func:`~lmm_teach.pls.theta_lower`. It stops when its steps in :math:`\theta` are below
+    :math:`10^{-8}` (lme4's ``xtol_abs``), or after ``max_evaluations``. lme4 also stops when
+    the deviance changes by less than :math:`10^{-8}` (``ftol_abs``); on the models of
+    tests/test_optimizer.py that rule stopped BOBYQA in flat valleys where the gradient check
+    then failed, so it is left out. ``initial_step`` is the size of its first steps (None: NLopt's
+    choice, as in lme4). Returns scipy's ``OptimizeResult`` (``x``, ``fun``, ``nfev``,
+    ``success``, ``message``), as :func:`run_cobyqa` does. Chapter 13.
+    """
+    lower = theta_lower(design.terms)
+    best = _BestPoint(deviance_function(engine), design, reml)
+    opt = nlopt.opt(nlopt.LN_BOBYQA, start.size)
+    opt.set_lower_bounds(lower)
+    opt.set_min_objective(best)
+    opt.set_xtol_abs(BOBYQA_TOLERANCE)
+    opt.set_maxeval(max_evaluations if max_evaluations is not None else 100_000)
+    if initial_step is not None:
+        opt.set_initial_step(initial_step)
+    try:
+        opt.optimize(np.maximum(start, lower))
+        code = opt.last_optimize_result()
+    except nlopt.RoundoffLimited:          # stopped by rounding: the best point is still good
+        code = nlopt.SUCCESS
+    success = code in (nlopt.SUCCESS, nlopt.FTOL_REACHED, nlopt.XTOL_REACHED)
+    return optimize.OptimizeResult(x=best.x, fun=best.fun, nfev=best.nfev, success=success,
+                                   message=f"NLopt BOBYQA stopped with code {code}")
+
+
+LOCAL_OPTIMIZERS = ("bobyqa", "cobyqa")
+
+
+def run_local(optimizer: str, design: Design, reml: bool, start: np.ndarray,
+              max_evaluations: int | None, polish: bool, engine: str) -> optimize.OptimizeResult:
+    """One run of the chosen local optimizer: a search from ``start``, or, with ``polish``, a
+    closer look with small first steps. Chapter 13."""
+    if optimizer == "cobyqa":
+        radii = POLISH_RADII if polish else SEARCH_RADII
+        return run_cobyqa(design, reml, start, max_evaluations, radii, engine)
+    return run_bobyqa(design, reml, start, max_evaluations, POLISH_STEP if polish else None,
+                      engine)
+
+
 def column_flips(theta: np.ndarray, terms: tuple[TermDesign, ...],
                  tol: float = SINGULAR_TOLERANCE) -> list[np.ndarray]:
     r"""Mirror images of :math:`\theta` across each zero on the diagonal of a :math:`T_i`.
@@ -166,42 +232,49 @@ def deviance_gradient(theta: np.ndarray, design: Design, reml: bool,
                      / (2 * step) for e in steps])
 
 
-def _best_run(design: Design, reml: bool, starts: list[tuple[np.ndarray, tuple[float, float]]],
-              max_evaluations: int | None, engine: str) -> tuple[optimize.OptimizeResult, int]:
-    """Run COBYQA from each (start, radii); return the run with the lowest deviance and the
-    number of evaluations spent. Chapter 13."""
-    runs = [run_cobyqa(design, reml, start, max_evaluations, radii, engine)
-            for start, radii in starts]
+def _best_run(design: Design, reml: bool, starts: list[tuple[np.ndarray, bool]],
+              max_evaluations: int | None, engine: str, optimizer: str
+              ) -> tuple[optimize.OptimizeResult, int]:
+    """Run the local optimizer from each (start, polish); return the run with the lowest
+    deviance and the number of evaluations spent. Chapter 13."""
+    runs = [run_local(optimizer, design, reml, start, max_evaluations, polish, engine)
+            for start, polish in starts]
     return min(runs, key=lambda run: run.fun), sum(int(run.nfev) for run in runs)
 
 
 def optimize_theta(design: Design, reml: bool, max_evaluations: int | None = None,
-                   engine: str = "fast") -> ThetaOptimum:
-    r"""Stage 3 of the engine: minimize ``profiled_deviance`` over :math:`\theta`.
+                   engine: str = "fast", optimizer: str = "bobyqa") -> ThetaOptimum:
+    r"""Stage 3 of the engine: minimize the profiled deviance over :math:`\theta`.
 
-    1. COBYQA from lme4's start, :math:`T_i = I`;
+    1. the local optimizer (``"bobyqa"``, NLopt's BOBYQA as in lme4, or ``"cobyqa"``, scipy's)
+       from lme4's start, :math:`T_i = I`;
     2. restarts from the :func:`column_flips` of where it stopped, and from that point itself
-       with a smaller trust region (``POLISH_RADII``) when the gradient check fails; the best
-       point is kept, for up to three rounds;
+       with small first steps when the gradient check fails; the best point is kept, for up to
+       three rounds;
     3. the check: :math:`\max_i |g_i| \le 2\times 10^{-3}` (lme4's tolerance) for the
-       :func:`deviance_gradient` :math:`g`. ``converged`` is True only if COBYQA stopped on its
-       own (not at ``max_evaluations``) and the check passes; otherwise a ConvergenceWarning.
+       :func:`deviance_gradient` :math:`g`. ``converged`` is True only if the optimizer stopped
+       on its own (not at ``max_evaluations``) and the check passes; otherwise a
+       ConvergenceWarning.
 
+    ``engine`` chooses the deviance: ``"fast"`` (chapter 15) or ``"readable"`` (chapter 10).
     Warns on a singular fit too. Chapter 13; the optima agree with lme4 1.1-31's, or are lower,
     on every reference model (tests/test_optimizer.py).
     """
     deviance_function(engine)                      # a clear error for an unknown engine
-    best = run_cobyqa(design, reml, theta_start(design.terms), max_evaluations, engine=engine)
+    if optimizer not in LOCAL_OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {list(LOCAL_OPTIMIZERS)}, not {optimizer!r}")
+    best = run_local(optimizer, design, reml, theta_start(design.terms), max_evaluations, False,
+                     engine)
     evaluations, known = int(best.nfev), None
     for _ in range(MAX_RESTART_ROUNDS if best.success else 0):
         gradient = deviance_gradient(best.x, design, reml, engine=engine)
         evaluations, known = evaluations + 2 * best.x.size, (best.x.copy(), gradient)
-        starts = [(flip, SEARCH_RADII) for flip in column_flips(best.x, design.terms)]
+        starts = [(flip, False) for flip in column_flips(best.x, design.terms)]
         if np.max(np.abs(gradient)) > GRADIENT_TOLERANCE:
-            starts.append((best.x, POLISH_RADII))
+            starts.append((best.x, True))
         if not starts:
             break
-        winner, spent = _best_run(design, reml, starts, max_evaluations, engine)
+        winner, spent = _best_run(design, reml, starts, max_evaluations, engine, optimizer)
         evaluations += spent
         if winner.fun > best.fun:
             break
