@@ -183,7 +183,8 @@ def make_fit(design: Design, optimum: ThetaOptimum, reml: bool, engine: str = "f
 
 
 def fit(formula: str, data: pd.DataFrame, reml: bool = True,
-        weights: ArrayLike | str | None = None, engine: str = "fast") -> LmmFit:
+        weights: ArrayLike | str | None = None, engine: str = "fast",
+        optimizer: str = "bobyqa") -> LmmFit:
     r"""Fit a linear mixed model written in lme4's formula syntax, by REML (default) or ML.
 
     ``fit("Reaction ~ Days + (Days | Subject)", sleepstudy)`` does what lme4's
@@ -193,7 +194,8 @@ def fit(formula: str, data: pd.DataFrame, reml: bool = True,
     ``lmer(..., weights = w)``. ``engine="fast"`` (the default) evaluates the deviance from
     blocks of :math:`[Z\ X\ y]^\top[Z\ X\ y]` made once (chapter 15); ``engine="readable"``
     runs the dense steps of chapter 10. Both give the same fit, to about :math:`10^{-8}` in
-    the deviance. Chapter 10; formulas and weights in chapter 14. Validated
+    the deviance. ``optimizer`` is ``"bobyqa"`` (NLopt's, as lme4) or ``"cobyqa"`` (scipy's);
+    chapter 13. Chapter 10; formulas and weights in chapter 14. Validated
     against lme4 1.1-31 on Rail, Dyestuff, Dyestuff2, sleepstudy, Penicillin and Pastes, and on
     the formula references of ``tests/reference/lme4_formulas.json``, by ML and REML.
     """
@@ -201,7 +203,8 @@ def fit(formula: str, data: pd.DataFrame, reml: bool = True,
         raise TypeError(f"reml must be True or False, not {reml!r}")
     deviance_function(engine)                      # a clear error for an unknown engine
     design = model_matrices(formula, data, weights)
-    return make_fit(design, optimize_theta(design, reml, engine=engine), reml, engine)
+    optimum = optimize_theta(design, reml, engine=engine, optimizer=optimizer)
+    return make_fit(design, optimum, reml, engine)
 
 
 def _random_effects_text(result: LmmFit) -> list[str]:

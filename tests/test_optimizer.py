@@ -7,9 +7,11 @@ and lme4 as the script says). They are random-slope models whose fits end on or 
 boundary. The models of lme4_extra.json (tests/test_lmer_extra.py) are checked here too, with
 the one-sided rule; those of lme4_reference.json by tests/test_lmer.py to 1e-6 both ways.
 
-Tolerance of "reaches": the deviance may exceed lme4's ``objective`` by at most 1e-6. COBYQA
-stops when its trust region has shrunk to 1e-6 in theta, so near a minimum the deviance it misses
-is about (curvature x 1e-6^2), far below 1e-6; lme4's own stopping rule is ftol_abs = 1e-8.
+Both local optimizers are checked: BOBYQA (NLopt, the default, as in lme4) and COBYQA (scipy).
+
+Tolerance of "reaches": the deviance may exceed lme4's ``objective`` by at most 1e-6. BOBYQA
+stops when its steps in theta are below 1e-8 and COBYQA when its trust region has shrunk to 1e-6,
+so near a minimum the deviance either misses is about (curvature x step^2), far below 1e-6.
 """
 
 import json
@@ -34,20 +36,23 @@ from test_lmer_extra import CHANGES, REFERENCE as EXTRA
 
 HERE = Path(__file__).parent / "reference"
 OPTIMUM = json.loads((HERE / "lme4_optimum.json").read_text())
-CASES = [(case, method) for case in OPTIMUM["cases"] for method in ("ML", "REML")]
+OPTIMIZERS = ("bobyqa", "cobyqa")
+CASES = [(case, method, optimizer) for case in OPTIMUM["cases"] for method in ("ML", "REML")
+         for optimizer in OPTIMIZERS]
 
 
 def _design(case):
     return model_matrices(case["formula"], pd.read_csv(HERE / case["csv"]))
 
 
-@pytest.fixture(scope="module", params=CASES, ids=[f"{c['name']}-{m}" for c, m in CASES])
+@pytest.fixture(scope="module", params=CASES,
+                ids=[f"{c['name']}-{m}-{o}" for c, m, o in CASES])
 def optimum(request):
-    case, method = request.param
+    case, method, optimizer = request.param
     design = _design(case)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SingularFitWarning)
-        found = optimize_theta(design, reml=method == "REML")
+        found = optimize_theta(design, reml=method == "REML", optimizer=optimizer)
     return found, case[method], design, method == "REML"
 
 
@@ -67,13 +72,14 @@ def test_theta_matches_lme4_where_both_reach_the_same_optimum(optimum):
     np.testing.assert_allclose(found.theta, lme4["theta"], rtol=2e-2, atol=2e-3)
 
 
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
 @pytest.mark.parametrize("case", EXTRA["cases"], ids=[c["name"] for c in EXTRA["cases"]])
-def test_extra_models_reach_lme4s_optimum_or_better(case):
+def test_extra_models_reach_lme4s_optimum_or_better(case, optimizer):
     design = model_matrices(case["formula"], CHANGES[case["data"]]())
     for method in ("ML", "REML"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SingularFitWarning)
-            found = optimize_theta(design, reml=method == "REML")
+            found = optimize_theta(design, reml=method == "REML", optimizer=optimizer)
         # lmer(<formula>, data = <data>, REML = <method == "REML">): REMLcrit(fit) / deviance(fit)
         assert found.deviance <= case[method]["objective"] + 1e-6 and found.converged
 
@@ -134,3 +140,20 @@ def test_gradient_is_central_and_symmetric_across_a_zero_diagonal():
     # d(-h, v) = d(h, -v): the derivative in theta_1 changes sign with the flip
     np.testing.assert_allclose(deviance_gradient(mirror, design, reml)[0],
                                -deviance_gradient(theta, design, reml)[0], rtol=1e-5)
+
+
+def test_one_bobyqa_run_reports_where_it_stopped_and_how():
+    from lmm_teach.optimizer import run_bobyqa
+
+    design, reml = _loblolly(True)
+    run = run_bobyqa(design, reml, theta_start(design.terms))
+    assert run.success and run.nfev > 7                # 2 * 3 + 1 points before its first model
+    np.testing.assert_allclose(run.fun, profiled_deviance(run.x, design, reml), rtol=1e-12)
+    short = run_bobyqa(design, reml, theta_start(design.terms), max_evaluations=9)
+    assert not short.success and short.nfev == 9
+
+
+def test_an_unknown_optimizer_is_refused_by_name():
+    design, reml = _loblolly(True)
+    with pytest.raises(ValueError, match="'nelder-mead'"):
+        optimize_theta(design, reml, optimizer="nelder-mead")
