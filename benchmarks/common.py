@@ -172,6 +172,20 @@ def r_versions() -> str:
     return subprocess.run(["Rscript", "-e", code], capture_output=True, text=True).stdout.strip()
 
 
+def lmm_teach_source() -> str:
+    """Where lmm_teach was imported from, with the git commit and whether lmm_teach/ has
+    uncommitted changes there."""
+    folder = Path(lmm_teach.__file__).resolve().parent
+    git = ["git", "-C", str(folder)]
+    head = subprocess.run(git + ["rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    if head.returncode != 0:
+        return f"lmm_teach from {folder} (not a git checkout)"
+    dirty = subprocess.run(git + ["status", "--porcelain", "."], capture_output=True,
+                           text=True).stdout.strip()
+    return (f"lmm_teach from {folder}, commit {head.stdout.strip()}"
+            + (" + uncommitted changes" if dirty else ""))
+
+
 def machine() -> str:
     """A few lines describing this machine and the software versions."""
     import scipy
@@ -183,8 +197,25 @@ def machine() -> str:
         f"pandas {pd.__version__}, statsmodels {statsmodels.__version__}, "
         f"lmm_teach {lmm_teach.__version__}",
         f"numpy BLAS: {blas_name()}",
+        lmm_teach_source(),
         r_versions(),
+        load_note(),
     ])
+
+
+def load_note() -> str:
+    """The 1-minute load average, with a warning when other work competes for the cores.
+
+    On a loaded machine OpenBLAS's threads wait for each other and small dense factorizations
+    slow down by up to 10 times; lme4 (R's reference BLAS here) is single-threaded. Run on an
+    idle machine, or with OPENBLAS_NUM_THREADS=1.
+    """
+    load = os.getloadavg()[0]
+    threads = os.environ.get("OPENBLAS_NUM_THREADS", "not set")
+    note = f"load average (1 min) at start: {load:.2f}; OPENBLAS_NUM_THREADS={threads}"
+    if load > 0.5 * (os.cpu_count() or 1):
+        note += " -- WARNING: the machine is busy, times will be noisy"
+    return note
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
