@@ -367,7 +367,9 @@ def grouping_factor(columns: tuple[str, ...], frame: pd.DataFrame) -> tuple[np.n
 
 
 def term_design(term: RandomTerm, frame: pd.DataFrame) -> TermDesign:
-    """The block :math:`Z_i` of one random term (equation ``eq-Zi``). Chapter 11."""
+    """One random term met with the data: its model matrix :math:`X_i` and the level of each
+    row, from which :attr:`TermDesign.Z` builds its block :math:`Z_i` (equation ``eq-Zi``).
+    Chapter 11."""
     X_i, columns = term_matrix(model_terms(term.expr), frame)
     if X_i.shape[1] == 0:
         raise ValueError(f"the random term {term.name} has no columns")
