@@ -80,7 +80,8 @@ class GramBlocks:
     XytXy: np.ndarray           # (p + 1, p + 1)
     n: int
     sum_log_w: float            # sum of log w_i (0 without weights)
-    pairs: DowndatePairs | None = None   # for schur_downdate_pairs; None: use the sparse products
+    pairs: DowndatePairs | None = None   # for schur_downdate_pairs
+    Z2mtZ1_dense: np.ndarray | None = None   # for schur_downdate_dense (None: not chosen)
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ def gram_blocks(design: Design) -> GramBlocks:
     return GramBlocks(shapes, level_cross_sums(first.codes, J_1, X_1, X_1),
                       level_cross_sums(first.codes, J_1, X_1, Xy), Z2mtZ1, Z2mtZ2m,
                       np.asarray(Z2mtXy), Xy.T @ Xy, len(design.y),
-                      float(np.sum(np.log(design.weights))), downdate_pairs(Z2mtZ1, first.k))
+                      float(np.sum(np.log(design.weights))), *downdate_method(Z2mtZ1, first.k))
 
 
 def gram_from_sums(terms: tuple[TermShape, ...], Z1tZ1: np.ndarray, Z1tXy: np.ndarray,
@@ -156,10 +157,31 @@ def gram_from_sums(terms: tuple[TermShape, ...], Z1tZ1: np.ndarray, Z1tXy: np.nd
     Z2mtZ2m = np.zeros((0, 0)) if Z2mtZ2m is None else np.asarray(Z2mtZ2m)
     Z2mtXy = np.zeros((0, m)) if Z2mtXy is None else np.asarray(Z2mtXy)
     return GramBlocks(tuple(terms), Z1tZ1, Z1tXy, Z2mtZ1, Z2mtZ2m, Z2mtXy, XytXy, int(n),
-                      float(sum_log_w), downdate_pairs(Z2mtZ1, terms[0].k))
+                      float(sum_log_w), *downdate_method(Z2mtZ1, terms[0].k))
 
 
 MAX_PAIRS = 30_000_000   # beyond this many pairs (~0.5 GB), the sparse products are used
+
+
+DENSE_BYTES = 64 * 2**20  # Z_{2:m}'Z_1 is kept dense only when it takes at most 64 MiB
+FLOPS_PER_PAIR = 50       # one pair (a gather and a bincount) costs about 50 BLAS flops
+
+
+def downdate_method(Z2mtZ1: sparse.csr_matrix, k_1: int
+                    ) -> tuple[DowndatePairs | None, np.ndarray | None]:
+    r"""How to compute the Schur downdate at every :math:`\theta`, chosen once: pair by pair
+    (:func:`schur_downdate_pairs`, when :math:`Z_{2:m}^\top Z_1` is sparse and large, as for
+    crossed factors with many levels), as a dense product (:func:`schur_downdate_dense`, when
+    the later terms have few levels and BLAS does the :math:`q_{2:m}^2 q_1` flops faster than
+    the pairs), or by sparse products (neither: both too large). Returns (pairs, dense), at
+    most one of them not None. Chapter 15.
+    """
+    q_2m, q_1 = Z2mtZ1.shape
+    pairs = downdate_pairs(Z2mtZ1, k_1)
+    n_pairs = np.inf if pairs is None else pairs.target.size
+    if q_2m and 8 * q_2m * q_1 <= DENSE_BYTES and q_2m**2 * q_1 <= FLOPS_PER_PAIR * n_pairs:
+        return None, Z2mtZ1.toarray()
+    return pairs, None
 
 
 def downdate_pairs(Z2mtZ1: sparse.csr_matrix, k_1: int) -> DowndatePairs | None:
@@ -289,6 +311,25 @@ def schur_downdate_pairs(H: np.ndarray, pairs: DowndatePairs, q_2m: int) -> np.n
     return lower + lower.T - np.diag(np.diag(lower))   # the pairs cover r >= s only
 
 
+def schur_downdate_dense(H: np.ndarray, Z2mtZ1: np.ndarray) -> np.ndarray:
+    r"""The same matrix as :func:`schur_downdate`, with :math:`Z_{2:m}^\top Z_1` dense:
+    :math:`(Z_{2:m}^\top Z_1 H)\,(Z_{2:m}^\top Z_1)^\top`, the first product level by level
+    (:math:`H` is block diagonal), the second one matrix product. Chapter 15."""
+    q_2m = Z2mtZ1.shape[0]
+    J_1, k_1, _ = H.shape
+    B_H = stack_matmul(Z2mtZ1.reshape(q_2m, J_1, k_1).swapaxes(0, 1), H)   # (J_1, q_2m, k_1)
+    return B_H.swapaxes(0, 1).reshape(q_2m, J_1 * k_1) @ Z2mtZ1.T
+
+
+def schur_downdate_fast(H: np.ndarray, gram: GramBlocks) -> np.ndarray:
+    """:func:`schur_downdate` by the method :func:`downdate_method` chose. Chapter 15."""
+    if gram.Z2mtZ1_dense is not None:
+        return schur_downdate_dense(H, gram.Z2mtZ1_dense)
+    if gram.pairs is not None:
+        return schur_downdate_pairs(H, gram.pairs, gram.Z2mtZ2m.shape[0])
+    return schur_downdate(H, gram)
+
+
 def factor_L22(theta_2m: np.ndarray, gram: GramBlocks, H: np.ndarray
                ) -> tuple[np.ndarray, sparse.spmatrix]:
     r""":math:`L_{22}` from the Schur complement, with :math:`H = \Lambda_1 (L_{11}
@@ -304,8 +345,7 @@ def factor_L22(theta_2m: np.ndarray, gram: GramBlocks, H: np.ndarray
     """
     Lambda_2m = Lambda(theta_2m, gram.terms[1:])
     q_2m = gram.Z2mtZ2m.shape[0]
-    S = gram.Z2mtZ2m - (schur_downdate(H, gram) if gram.pairs is None
-                      else schur_downdate_pairs(H, gram.pairs, q_2m))
+    S = gram.Z2mtZ2m - schur_downdate_fast(H, gram)
     if all(term.k == 1 for term in gram.terms[1:]):      # Lambda_2m is diagonal
         lam = Lambda_2m.diagonal()
         A_22 = lam[:, None] * S * lam[None, :] + np.eye(q_2m)

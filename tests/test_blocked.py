@@ -172,16 +172,6 @@ def test_R_Xy_holds_R_X_c_beta_and_r(crossed):
     np.testing.assert_allclose(R_Xy[:p, :p] @ readable.beta, R_Xy[:p, p], rtol=1e-10)
 
 
-def test_schur_downdate_pair_by_pair_equals_the_sparse_products(crossed):
-    design, theta = crossed
-    rng = np.random.default_rng(7)
-    blocks = rng.normal(size=design.gram.Z1tZ1.shape)
-    H = stack_matmul(blocks.swapaxes(1, 2), blocks)
-    q_2m = design.gram.Z2mtZ2m.shape[0]
-    np.testing.assert_allclose(schur_downdate_pairs(H, design.gram.pairs, q_2m),
-                               schur_downdate(H, design.gram), atol=1e-10)
-
-
 def test_batched_steps_equal_numpy_one_level_at_a_time():
     rng = np.random.default_rng(3)
     A = rng.normal(size=(50, 3, 3))
@@ -252,3 +242,33 @@ def test_blocks_summed_over_pieces_give_the_deviance_of_the_whole():
     for reml in (False, True):
         np.testing.assert_allclose(deviance_from_gram(theta, gram, reml),
                                    profiled_deviance(theta, design, reml), **AGREE)
+
+
+def test_the_three_downdate_methods_agree(crossed):
+    """Pair by pair, dense and sparse products give the same Schur downdate."""
+    from lmm_teach.blocked import downdate_pairs, schur_downdate_dense
+
+    design, _ = crossed
+    gram = design.gram
+    rng = np.random.default_rng(11)
+    blocks = rng.normal(size=gram.Z1tZ1.shape)
+    H = stack_matmul(blocks.swapaxes(1, 2), blocks)
+    readable = schur_downdate(H, gram)
+    pairs = downdate_pairs(gram.Z2mtZ1, design.terms[0].k)
+    q_2m = gram.Z2mtZ2m.shape[0]
+    np.testing.assert_allclose(schur_downdate_pairs(H, pairs, q_2m), readable, atol=1e-10)
+    np.testing.assert_allclose(schur_downdate_dense(H, gram.Z2mtZ1.toarray()), readable,
+                               atol=1e-10)
+
+
+def test_the_downdate_method_follows_the_cost():
+    """Few levels after the first term: a dense product; many crossed levels: pairs."""
+    from lmm_teach.blocked import downdate_method
+
+    rng = np.random.default_rng(5)
+    few = sparse.random(6, 400, density=0.9, random_state=rng, format="csr")
+    pairs, dense = downdate_method(few, 1)
+    assert pairs is None and dense.shape == (6, 400)
+    many = sparse.random(3000, 3000, density=0.002, random_state=rng, format="csr")
+    pairs, dense = downdate_method(many, 1)
+    assert dense is None and pairs is not None
