@@ -125,22 +125,41 @@ def gram_blocks(design: Design) -> GramBlocks:
 
     After it, no step of the fit touches :math:`n` rows again. Chapter 15.
     """
-    sqrt_w = np.sqrt(design.weights)
-    Xy = sqrt_w[:, None] * np.column_stack([design.X, design.y])
-    first, rest = design.terms[0], design.terms[1:]
-    X_1, J_1 = sqrt_w[:, None] * first.X_i, len(first.levels)
-    if rest:
-        Z_1 = sparse.diags(sqrt_w) @ first.Z
-        Z_2m = sparse.diags(sqrt_w) @ sparse.hstack([t.Z for t in rest], format="csc")
-        Z2mtZ1, Z2mtZ2m, Z2mtXy = (Z_2m.T @ Z_1).tocsr(), (Z_2m.T @ Z_2m).toarray(), Z_2m.T @ Xy
-    else:
-        Z2mtZ1, Z2mtZ2m = sparse.csr_matrix((0, J_1 * first.k)), np.zeros((0, 0))
-        Z2mtXy = np.zeros((0, Xy.shape[1]))
+    X, y = _weighted_rows(design, design.X), _weighted_rows(design, design.y[:, None])
+    first = design.terms[0]
+    X_1, J_1 = _weighted_rows(design, first.X_i), len(first.levels)
+    Z1tXy = np.concatenate([level_cross_sums(first.codes, J_1, X_1, X),
+                            level_cross_sums(first.codes, J_1, X_1, y)], axis=2)
+    Z2mtZ1, Z2mtZ2m, Z2mtXy = later_blocks(design, X, y)
+    XytXy = np.block([[X.T @ X, X.T @ y], [y.T @ X, y.T @ y]])
     shapes = tuple(TermShape(len(t.levels), t.k) for t in design.terms)
-    return GramBlocks(shapes, level_cross_sums(first.codes, J_1, X_1, X_1),
-                      level_cross_sums(first.codes, J_1, X_1, Xy), Z2mtZ1, Z2mtZ2m,
-                      np.asarray(Z2mtXy), Xy.T @ Xy, len(design.y),
+    return GramBlocks(shapes, level_cross_sums(first.codes, J_1, X_1, X_1), Z1tXy, Z2mtZ1,
+                      Z2mtZ2m, Z2mtXy, XytXy, len(design.y),
                       float(np.sum(np.log(design.weights))), *downdate_method(Z2mtZ1, first.k))
+
+
+def _weighted_rows(design: Design, A: np.ndarray) -> np.ndarray:
+    r"""The rows of ``A`` times :math:`\sqrt{w_i}`; ``A`` itself, not a copy, without weights
+    (every :math:`w_i = 1`), which saves memory on large data. Chapter 15."""
+    if np.all(design.weights == 1.0):
+        return A
+    return np.sqrt(design.weights)[:, None] * A
+
+
+def later_blocks(design: Design, X: np.ndarray, y: np.ndarray
+                 ) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
+    r""":math:`Z_{2:m}^\top Z_1` (sparse), :math:`Z_{2:m}^\top Z_{2:m}` (dense) and
+    :math:`Z_{2:m}^\top [X\ y]`, from the weighted rows ``X`` and ``y``; empty when there is
+    one term. Chapter 15."""
+    first, rest = design.terms[0], design.terms[1:]
+    if not rest:
+        return (sparse.csr_matrix((0, len(first.levels) * first.k)), np.zeros((0, 0)),
+                np.zeros((0, X.shape[1] + 1)))
+    sqrt_w = sparse.diags(np.sqrt(design.weights))
+    Z_1 = sqrt_w @ first.Z
+    Z_2m = sqrt_w @ sparse.hstack([t.Z for t in rest], format="csc")
+    Z2mtXy = np.column_stack([Z_2m.T @ X, Z_2m.T @ y])
+    return (Z_2m.T @ Z_1).tocsr(), (Z_2m.T @ Z_2m).toarray(), Z2mtXy
 
 
 def gram_from_sums(terms: tuple[TermShape, ...], Z1tZ1: np.ndarray, Z1tXy: np.ndarray,
@@ -507,5 +526,16 @@ def solve_blocked(theta: ArrayLike, design: Design) -> BlockedSolution:
     R_X = factor.R_Xy[:p, :p]
     beta = linalg.solve_triangular(R_X, factor.R_Xy[:p, p])
     u = conditional_modes(factor, beta, design.gram)
-    b = Lambda(factor.theta, design.terms) @ u
-    return BlockedSolution(factor.theta, R_X, beta, u, b, float(factor.R_Xy[p, p] ** 2))
+    return BlockedSolution(factor.theta, R_X, beta, u, b_from_u(factor, u, design.gram),
+                           float(factor.R_Xy[p, p] ** 2))
+
+
+def b_from_u(factor: BlockedFactor, u: np.ndarray, gram: GramBlocks) -> np.ndarray:
+    r""":math:`b = \Lambda_\theta u` block by block, without forming :math:`\Lambda_\theta`:
+    :math:`b_{1,j} = T_1 u_{1,j}` for every level :math:`j` at once, and
+    :math:`b_{2:m} = \Lambda_{2:m} u_{2:m}`. Chapter 15."""
+    J_1, k_1 = factor.L_11.shape[:2]
+    T_1 = term_factor(factor.theta[theta_slices(gram.terms)[0]], k_1)
+    b_1 = u[:J_1 * k_1].reshape(J_1, k_1) @ T_1.T
+    return np.concatenate([b_1.ravel(), factor.Lambda_2m @ u[J_1 * k_1:]])
+

@@ -15,6 +15,7 @@ does whenever that order is not already the given one (Bates et al. 2015, sectio
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -344,26 +345,51 @@ def full_rank_columns(X: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray
             keep.append(j)
             Q = np.column_stack([Q, left / np.linalg.norm(left)])
     dropped = [names[j] for j in range(X.shape[1]) if j not in keep]
-    if dropped:
-        warn_user(f"the fixed-effects matrix is rank deficient: dropped column(s) {dropped}")
+    if not dropped:
+        return X, names                                   # no copy: X may be large
+    warn_user(f"the fixed-effects matrix is rank deficient: dropped column(s) {dropped}")
     return X[:, keep], tuple(names[j] for j in keep)
 
 
-def grouping_factor(columns: tuple[str, ...], frame: pd.DataFrame) -> tuple[np.ndarray, tuple[str, ...]]:
+def integer_levels(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """Codes and sorted levels of a column of integers, found by marking which values occur
+    (no hash table, so little memory on large data); None unless the column holds integers
+    in a range at most a few times the number of rows. Chapter 15 (large data)."""
+    if values.dtype.kind not in "iu" or len(values) == 0:
+        return None
+    v = values.to_numpy()
+    low, high = int(v.min()), int(v.max())
+    if high - low > 4 * len(v):
+        return None
+    present = np.zeros(high - low + 1, dtype=bool)
+    present[v - low] = True
+    position = np.cumsum(present) - 1                      # code of each value that occurs
+    return position[v - low], np.flatnonzero(present) + low
+
+
+def grouping_factor(columns: tuple[str, ...], frame: pd.DataFrame
+                    ) -> tuple[np.ndarray, tuple[str, ...]]:
     """Level codes and level names of a grouping factor (an interaction for ``a:b``). Chapter 11.
 
     Levels of one column sort as pandas sorts them (numbers as numbers); levels of an
     interaction are the combinations that occur, sorted as text, written ``a_level:b_level``.
     """
-    values = frame[columns[0]] if len(columns) == 1 else frame[list(columns)].astype(str).agg(":".join, axis=1)
-    factor = pd.Categorical(values)
+    if len(columns) == 1:
+        values = frame[columns[0]]
+    else:
+        values = frame[list(columns)].astype(str).agg(":".join, axis=1)
+    counted = integer_levels(values)
+    if counted is None:
+        factor = pd.Categorical(values)
+        counted = factor.codes.astype(np.intp), factor.categories
+    codes, levels = counted
     name = ":".join(columns)
-    if len(factor.categories) < 2:
-        raise ValueError(f"grouping factor {name!r} has {len(factor.categories)} level; it needs at least 2")
-    if len(factor.categories) >= len(frame):
+    if len(levels) < 2:
+        raise ValueError(f"grouping factor {name!r} has {len(levels)} level; it needs at least 2")
+    if len(levels) >= len(frame):
         raise ValueError(f"grouping factor {name!r} has as many levels as observations "
                          f"({len(frame)}): its variance cannot be told apart from the residual")
-    return factor.codes.astype(int), tuple(str(level) for level in factor.categories)
+    return codes, tuple(str(level) for level in levels)
 
 
 def term_design(term: RandomTerm, frame: pd.DataFrame) -> TermDesign:
@@ -411,11 +437,20 @@ def model_matrices(formula: str, data: pd.DataFrame, weights: ArrayLike | str | 
     parsed = parse_formula(formula)
     frame = model_frame(parsed, data, weights)
     X, fixed_names = full_rank_columns(*term_matrix(model_terms(parsed.fixed), frame))
-    terms = [identifiable(term_design(term, frame), len(frame)) for term in parsed.random]
+    terms = [_sharing(identifiable(term_design(term, frame), len(frame)), X)
+             for term in parsed.random]
     terms = [terms[i] for i in lme4_term_order([len(t.levels) for t in terms])]
     y = frame[parsed.response].to_numpy(dtype=float)
     w = frame[WEIGHTS].to_numpy() if WEIGHTS in frame else None
     return Design(formula, _not_fitted_exactly(y, X, parsed.response), X, fixed_names, tuple(terms), w)
+
+
+def _sharing(term: TermDesign, X: np.ndarray) -> TermDesign:
+    """The term, with its :math:`X_i` replaced by the fixed-effects matrix :math:`X` when the
+    two are equal, as in ``y ~ x + (1 + x | g)``: one copy in memory instead of two."""
+    if term.X_i.shape == X.shape and np.array_equal(term.X_i, X):
+        return dataclasses.replace(term, X_i=X)
+    return term
 
 
 def _not_fitted_exactly(y: np.ndarray, X: np.ndarray, response: str) -> np.ndarray:
