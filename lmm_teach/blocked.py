@@ -205,24 +205,38 @@ def downdate_method(Z2mtZ1: sparse.csr_matrix, k_1: int
 
 def downdate_pairs(Z2mtZ1: sparse.csr_matrix, k_1: int) -> DowndatePairs | None:
     """The :class:`DowndatePairs` of :math:`Z_{2:m}^\\top Z_1`, found once, with no loop over
-    levels; None when there are none or more than ``MAX_PAIRS``. Chapter 15."""
+    levels; None when there are none or more than ``MAX_PAIRS``. Chapter 15.
+
+    Each unordered pair of non-zeros of a block column is listed once and sent to the lower
+    triangle (row :math:`\\max(r, s)`, column :math:`\\min(r, s)`); :math:`H_j` is symmetric,
+    so the order of :math:`a, c` does not matter. Two different non-zeros in the same row
+    :math:`r` stand for both orders, so they count twice on the diagonal.
+    """
     by_column = Z2mtZ1.tocsc()
-    by_column.sort_indices()
     starts = by_column.indptr[::k_1]                   # block column j: starts[j]:starts[j + 1]
-    counts = np.diff(starts)
-    sizes = counts.astype(np.int64) ** 2
+    counts = np.diff(starts).astype(np.int64)
+    sizes = counts * (counts + 1) // 2                 # pairs (s, t) with t <= s
     if sizes.sum() == 0 or sizes.sum() > MAX_PAIRS:
         return None
     block = np.repeat(np.arange(counts.size), sizes)
     within = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    first, second = starts[block] + within // counts[block], starts[block] + within % counts[block]
-    rows, q_2m = by_column.indices, Z2mtZ1.shape[0]
-    lower = rows[first] >= rows[second]                # the matrix is symmetric: keep r >= s
-    first, second, block = first[lower], second[lower], block[lower]
+    s = triangular_root(within)
+    first, second = starts[block] + s, starts[block] + within - s * (s + 1) // 2
+    rows, q_2m = by_column.indices.astype(np.int64), Z2mtZ1.shape[0]
     column = np.repeat(np.arange(Z2mtZ1.shape[1]), np.diff(by_column.indptr)) % k_1
-    return DowndatePairs(rows[first].astype(np.int64) * q_2m + rows[second],
+    r, c = rows[first], rows[second]
+    twice = np.where((first != second) & (r == c), 2.0, 1.0)
+    return DowndatePairs(np.maximum(r, c) * q_2m + np.minimum(r, c),
                          block * k_1 * k_1 + column[first] * k_1 + column[second],
-                         by_column.data[first] * by_column.data[second])
+                         twice * by_column.data[first] * by_column.data[second])
+
+
+def triangular_root(p: np.ndarray) -> np.ndarray:
+    """The :math:`s` with :math:`s(s+1)/2 \\le p < (s+1)(s+2)/2`, for every entry of ``p``."""
+    s = np.floor((np.sqrt(8.0 * p + 1) - 1) / 2).astype(np.int64)
+    s -= s * (s + 1) // 2 > p                          # guard against rounding of the root
+    s += (s + 1) * (s + 2) // 2 <= p
+    return s
 
 
 def block_diagonal(blocks: np.ndarray) -> sparse.csr_matrix:
