@@ -312,12 +312,15 @@ class BlockedFactor:
 
     theta: np.ndarray
     L_11: np.ndarray            # (J_1, k_1, k_1), lower triangular blocks
-    K: np.ndarray               # (J_1, k_1, k_1): L_11,j^-1 T_1'
+    K: np.ndarray | None        # (J_1, k_1, k_1): L_11,j^-1 T_1' (None with one term)
     L_22: np.ndarray            # (q_2m, q_2m), lower triangular
     R_1: np.ndarray             # (J_1, k_1, p + 1): L_11^-1 Lambda_1' Z_1' [X y]
     R_2: np.ndarray             # (q_2m, p + 1): the same rows for Z_2:m
     R_Xy: np.ndarray
     Lambda_2m: sparse.spmatrix   # Lambda_theta of the terms after the first
+
+
+NO_LATER_TERMS = sparse.csr_matrix((0, 0))   # Lambda_{2:m} of a model with one term
 
 
 def schur_downdate(H: np.ndarray, gram: GramBlocks) -> np.ndarray:
@@ -417,10 +420,10 @@ def blocked_factor(theta: ArrayLike, gram: GramBlocks) -> BlockedFactor:
     T_1 = term_factor(theta[first], terms[0].k)
     L_11 = batched_cholesky(congruence(T_1, gram.Z1tZ1) + np.eye(terms[0].k))
     R_1 = batched_forward(L_11, stack_matmul(T_1.T, gram.Z1tXy))
+    if len(terms) == 1:                                        # no Schur complement: no K
+        return BlockedFactor(theta, L_11, None, np.zeros((0, 0)), R_1, gram.Z2mtXy,
+                             factor_Xy(R_1, gram.Z2mtXy, gram.XytXy), NO_LATER_TERMS)
     K = batched_forward(L_11, np.broadcast_to(T_1.T, L_11.shape))   # L_11,j^-1 T_1'
-    if len(terms) == 1:
-        return BlockedFactor(theta, L_11, K, np.zeros((0, 0)), R_1, gram.Z2mtXy,
-                             factor_Xy(R_1, gram.Z2mtXy, gram.XytXy), sparse.csr_matrix((0, 0)))
     H = stack_matmul(K.swapaxes(1, 2), K)                      # T_1 (L_11 L_11')^-1 T_1'
     L_22, Lambda_2m = factor_L22(theta[first.stop:], gram, H)
     H_Z1tXy = stack_matmul(H, gram.Z1tXy).reshape(-1, gram.XytXy.shape[0])
@@ -435,6 +438,8 @@ def L21(factor: BlockedFactor, gram: GramBlocks) -> sparse.csr_matrix:
     = \Lambda_{2:m}^\top Z_{2:m}^\top Z_1 \operatorname{diag}(K_j^\top)`, sparse, with the
     pattern of :math:`Z_{2:m}^\top Z_1`. The deviance never needs it (:func:`factor_L22` uses
     :math:`H`); it is formed here to show and test the factor. Chapter 15."""
+    if factor.K is None:                                       # one term: L_21 is empty
+        return gram.Z2mtZ1
     return (factor.Lambda_2m.T @ gram.Z2mtZ1 @ block_diagonal(factor.K.swapaxes(1, 2))
             ).tocsr()
 

@@ -28,6 +28,7 @@ which a blocked Cholesky factorization solves (equation ``eq-pls-blocks``):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,8 +53,15 @@ def term_factor(theta_i: ArrayLike, k: int) -> np.ndarray:
     if theta_i.shape != (theta_size(k),):
         raise ValueError(f"a term with {k} columns needs {theta_size(k)} theta values, not {theta_i.shape}")
     T = np.zeros((k, k))
-    T[np.triu_indices(k)[::-1]] = theta_i        # column-major lower triangle
+    T[_lower_triangle(k)] = theta_i              # column-major lower triangle
     return T
+
+
+@functools.lru_cache(maxsize=None)
+def _lower_triangle(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of the lower triangle of a :math:`k \\times k` matrix, column by
+    column (computed once per k: the optimizer asks thousands of times)."""
+    return np.triu_indices(k)[::-1]
 
 
 def theta_slices(terms: tuple[TermDesign, ...]) -> list[slice]:
