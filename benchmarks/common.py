@@ -190,12 +190,17 @@ def machine() -> str:
     """A few lines describing this machine and the software versions."""
     import scipy
     import statsmodels
+    try:
+        import nlopt
+        nlopt_version = f", nlopt {nlopt.__version__}"
+    except ImportError:
+        nlopt_version = ""
     return "\n".join([
         f"CPU: {_lscpu('Model name')}, {os.cpu_count()} logical cores "
         f"({_lscpu('Hypervisor vendor') or 'bare metal'}), RAM {_ram_gib():.1f} GiB",
         f"Python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
         f"pandas {pd.__version__}, statsmodels {statsmodels.__version__}, "
-        f"lmm_teach {lmm_teach.__version__}",
+        f"lmm_teach {lmm_teach.__version__}{nlopt_version}",
         f"numpy BLAS: {blas_name()}",
         lmm_teach_source(),
         r_versions(),
