@@ -196,11 +196,11 @@ def downdate_method(Z2mtZ1: sparse.csr_matrix, k_1: int
     most one of them not None. Chapter 15.
     """
     q_2m, q_1 = Z2mtZ1.shape
-    pairs = downdate_pairs(Z2mtZ1, k_1)
-    n_pairs = np.inf if pairs is None else pairs.target.size
+    counts = np.diff(Z2mtZ1.tocsc().indptr[::k_1]).astype(np.int64)   # non-zeros per level
+    n_pairs = int(np.sum(counts * (counts + 1) // 2))                   # before making them
     if q_2m and 8 * q_2m * q_1 <= DENSE_BYTES and q_2m**2 * q_1 <= FLOPS_PER_PAIR * n_pairs:
         return None, Z2mtZ1.toarray()
-    return pairs, None
+    return downdate_pairs(Z2mtZ1, k_1), None
 
 
 def downdate_pairs(Z2mtZ1: sparse.csr_matrix, k_1: int) -> DowndatePairs | None:
@@ -379,15 +379,16 @@ def factor_L22(theta_2m: np.ndarray, gram: GramBlocks, H: np.ndarray
 
     Also returns :math:`\Lambda_{2:m}`. Chapter 15.
     """
-    Lambda_2m = Lambda(theta_2m, gram.terms[1:])
-    q_2m = gram.Z2mtZ2m.shape[0]
+    later = gram.terms[1:]
     S = gram.Z2mtZ2m - schur_downdate_fast(H, gram)
-    if all(term.k == 1 for term in gram.terms[1:]):      # Lambda_2m is diagonal
-        lam = Lambda_2m.diagonal()
-        A_22 = lam[:, None] * S * lam[None, :] + np.eye(q_2m)
+    if all(term.k == 1 for term in later):               # Lambda_{2:m} is diagonal
+        lam = np.repeat(theta_2m, [term.J for term in later])
+        A_22, Lambda_2m = S * lam[:, None] * lam[None, :], sparse.diags(lam, format="csr")
     else:
-        A_22 = Lambda_2m.T @ (Lambda_2m.T @ S).T + np.eye(q_2m)
-    return linalg.cholesky(A_22, lower=True, check_finite=False), Lambda_2m
+        Lambda_2m = Lambda(theta_2m, later)
+        A_22 = Lambda_2m.T @ (Lambda_2m.T @ S).T
+    A_22[np.diag_indices_from(A_22)] += 1.0
+    return linalg.cholesky(A_22, lower=True, check_finite=False, overwrite_a=True), Lambda_2m
 
 
 def factor_Xy(R_1: np.ndarray, R_2: np.ndarray, XytXy: np.ndarray) -> np.ndarray:
