@@ -317,10 +317,10 @@ class BlockedFactor:
     R_1: np.ndarray             # (J_1, k_1, p + 1): L_11^-1 Lambda_1' Z_1' [X y]
     R_2: np.ndarray             # (q_2m, p + 1): the same rows for Z_2:m
     R_Xy: np.ndarray
-    Lambda_2m: sparse.spmatrix   # Lambda_theta of the terms after the first
+    Lambda_2m: np.ndarray | sparse.spmatrix   # Lambda of terms 2..m (its diagonal if diagonal)
 
 
-NO_LATER_TERMS = sparse.csr_matrix((0, 0))   # Lambda_{2:m} of a model with one term
+NO_LATER_TERMS = np.zeros(0)   # the diagonal of Lambda_{2:m} of a model with one term: empty
 
 
 def schur_downdate(H: np.ndarray, gram: GramBlocks) -> np.ndarray:
@@ -377,18 +377,30 @@ def factor_L22(theta_2m: np.ndarray, gram: GramBlocks, H: np.ndarray
             - Z_{2:m}^\top Z_1 H Z_1^\top Z_{2:m}\right) \Lambda_{2:m} + I_{q_{2:m}}
             \quad (= A_{22} - L_{21} L_{21}^\top).
 
-    Also returns :math:`\Lambda_{2:m}`. Chapter 15.
+    Also returns :math:`\Lambda_{2:m}`: a sparse matrix, or, when every later term is a scalar
+    one and :math:`\Lambda_{2:m}` is diagonal, the vector of its diagonal
+    (:func:`Lambda_2m_times`). Chapter 15.
     """
     later = gram.terms[1:]
     S = gram.Z2mtZ2m - schur_downdate_fast(H, gram)
     if all(term.k == 1 for term in later):               # Lambda_{2:m} is diagonal
         lam = np.repeat(theta_2m, [term.J for term in later])
-        A_22, Lambda_2m = S * lam[:, None] * lam[None, :], sparse.diags(lam, format="csr")
+        A_22, Lambda_2m = S * lam[:, None] * lam[None, :], lam
     else:
         Lambda_2m = Lambda(theta_2m, later)
         A_22 = Lambda_2m.T @ (Lambda_2m.T @ S).T
     A_22[np.diag_indices_from(A_22)] += 1.0
     return linalg.cholesky(A_22, lower=True, check_finite=False, overwrite_a=True), Lambda_2m
+
+
+def Lambda_2m_times(Lambda_2m: np.ndarray | sparse.spmatrix, M: np.ndarray,
+                    transpose: bool = False) -> np.ndarray:
+    r""":math:`\Lambda_{2:m} M`, or :math:`\Lambda_{2:m}^\top M` with ``transpose``;
+    ``Lambda_2m`` is a sparse matrix or, when diagonal, the vector of its diagonal (a row
+    scaling, with no sparse product at every evaluation). Chapter 15."""
+    if isinstance(Lambda_2m, np.ndarray):
+        return Lambda_2m[:, None] * M if M.ndim == 2 else Lambda_2m * M
+    return (Lambda_2m.T if transpose else Lambda_2m) @ M
 
 
 def factor_Xy(R_1: np.ndarray, R_2: np.ndarray, XytXy: np.ndarray) -> np.ndarray:
@@ -428,7 +440,8 @@ def blocked_factor(theta: ArrayLike, gram: GramBlocks) -> BlockedFactor:
     H = stack_matmul(K.swapaxes(1, 2), K)                      # T_1 (L_11 L_11')^-1 T_1'
     L_22, Lambda_2m = factor_L22(theta[first.stop:], gram, H)
     H_Z1tXy = stack_matmul(H, gram.Z1tXy).reshape(-1, gram.XytXy.shape[0])
-    R_2 = linalg.solve_triangular(L_22, Lambda_2m.T @ (gram.Z2mtXy - gram.Z2mtZ1 @ H_Z1tXy),
+    R_2 = linalg.solve_triangular(L_22, Lambda_2m_times(Lambda_2m, gram.Z2mtXy
+                                                        - gram.Z2mtZ1 @ H_Z1tXy, True),
                                   lower=True, check_finite=False)
     return BlockedFactor(theta, L_11, K, L_22, R_1, R_2, factor_Xy(R_1, R_2, gram.XytXy),
                          Lambda_2m)
@@ -441,7 +454,10 @@ def L21(factor: BlockedFactor, gram: GramBlocks) -> sparse.csr_matrix:
     :math:`H`); it is formed here to show and test the factor. Chapter 15."""
     if factor.K is None:                                       # one term: L_21 is empty
         return gram.Z2mtZ1
-    return (factor.Lambda_2m.T @ gram.Z2mtZ1 @ block_diagonal(factor.K.swapaxes(1, 2))
+    Lambda_2m = factor.Lambda_2m
+    if isinstance(Lambda_2m, np.ndarray):
+        Lambda_2m = sparse.diags(Lambda_2m, format="csr")
+    return (Lambda_2m.T @ gram.Z2mtZ1 @ block_diagonal(factor.K.swapaxes(1, 2))
             ).tocsr()
 
 
@@ -532,7 +548,7 @@ def conditional_modes(factor: BlockedFactor, beta: np.ndarray, gram: GramBlocks)
     else:
         right_2 = factor.R_2[:, p] - factor.R_2[:, :p] @ beta
         u_2 = linalg.solve_triangular(factor.L_22, right_2, lower=True, trans="T")
-        Z1tZ2m_u = (gram.Z2mtZ1.T @ (factor.Lambda_2m @ u_2)).reshape(J_1, k_1, 1)
+        Z1tZ2m_u = (gram.Z2mtZ1.T @ Lambda_2m_times(factor.Lambda_2m, u_2)).reshape(J_1, k_1, 1)
         right_1 = right_1 - stack_matmul(factor.K, Z1tZ2m_u)[:, :, 0]
     u_1 = batched_backward(factor.L_11, right_1[:, :, None])[:, :, 0]
     return np.concatenate([u_1.ravel(), u_2])
@@ -557,5 +573,5 @@ def b_from_u(factor: BlockedFactor, u: np.ndarray, gram: GramBlocks) -> np.ndarr
     J_1, k_1 = factor.L_11.shape[:2]
     T_1 = term_factor(factor.theta[theta_slices(gram.terms)[0]], k_1)
     b_1 = u[:J_1 * k_1].reshape(J_1, k_1) @ T_1.T
-    return np.concatenate([b_1.ravel(), factor.Lambda_2m @ u[J_1 * k_1:]])
+    return np.concatenate([b_1.ravel(), Lambda_2m_times(factor.Lambda_2m, u[J_1 * k_1:])])
 
