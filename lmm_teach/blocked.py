@@ -71,17 +71,16 @@ class GramBlocks:
     """
 
     terms: tuple[TermShape, ...]
-
-    Z1tZ1: np.ndarray           # (J_1, k_1, k_1): the diagonal blocks of Z_1' Z_1
-    Z1tXy: np.ndarray           # (J_1, k_1, p + 1): Z_1' [X y], level by level
-    Z2mtZ1: sparse.csr_matrix    # (q_2m, J_1 k_1)
-    Z2mtZ2m: np.ndarray           # (q_2m, q_2m), dense
-    Z2mtXy: np.ndarray           # (q_2m, p + 1)
-    XytXy: np.ndarray           # (p + 1, p + 1)
+    Z1tZ1: np.ndarray                       # (J_1, k_1, k_1): diagonal blocks of Z_1' Z_1
+    Z1tXy: np.ndarray                       # (J_1, k_1, p + 1): Z_1' [X y], level by level
+    Z2mtZ1: sparse.csr_matrix               # (q_2m, J_1 k_1)
+    Z2mtZ2m: np.ndarray                     # (q_2m, q_2m), dense
+    Z2mtXy: np.ndarray                      # (q_2m, p + 1)
+    XytXy: np.ndarray                       # (p + 1, p + 1)
     n: int
-    sum_log_w: float            # sum of log w_i (0 without weights)
-    pairs: DowndatePairs | None = None   # for schur_downdate_pairs
-    Z2mtZ1_dense: np.ndarray | None = None   # for schur_downdate_dense (None: not chosen)
+    sum_log_w: float                        # sum of log w_i (0 without weights)
+    pairs: DowndatePairs | None = None      # for schur_downdate_pairs, when chosen
+    Z2mtZ1_dense: np.ndarray | None = None  # for schur_downdate_dense, when chosen
 
 
 @dataclass(frozen=True)
@@ -89,9 +88,10 @@ class DowndatePairs:
     r"""Every pair of nonzeros of :math:`Z_{2:m}^\top Z_1` that share a level :math:`j` of the first
     term: entry :math:`(r, a)` and :math:`(s, c)` of block column :math:`j` add
     :math:`v_{ra} H_{j,ac} v_{sc}` to row :math:`r`, column :math:`s` of the downdate (only
-    pairs with :math:`r \\ge s`: the downdate is symmetric).
-    ``target`` is :math:`r q_{2:m} + s`, ``H_index`` is :math:`j k_1^2 + a k_1 + c`, ``product``
-    is :math:`v_{ra} v_{sc}`. Made once, with the Gram blocks. Chapter 15.
+    the lower triangle, :math:`r \ge s`: the downdate is symmetric). ``target`` is
+    :math:`r q_{2:m} + s`, ``H_index`` is :math:`j k_1^2 + a k_1 + c`, ``product`` is
+    :math:`v_{ra} v_{sc}` (twice that for two non-zeros in one row, which stand for both
+    orders). Made once, with the Gram blocks. Chapter 15.
     """
 
     target: np.ndarray
