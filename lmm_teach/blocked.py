@@ -155,11 +155,29 @@ def later_blocks(design: Design, X: np.ndarray, y: np.ndarray
     if not rest:
         return (sparse.csr_matrix((0, len(first.levels) * first.k)), np.zeros((0, 0)),
                 np.zeros((0, X.shape[1] + 1)))
+    dense_fits(rest)
     sqrt_w = sparse.diags(np.sqrt(design.weights))
     Z_1 = sqrt_w @ first.Z
     Z_2m = sqrt_w @ sparse.hstack([t.Z for t in rest], format="csc")
     Z2mtXy = np.column_stack([Z_2m.T @ X, Z_2m.T @ y])
     return (Z_2m.T @ Z_1).tocsr(), (Z_2m.T @ Z_2m).toarray(), Z2mtXy
+
+
+MAX_DENSE_COLUMNS = 16_384   # L_22 of this size takes 2 GiB; more is refused, by name
+
+
+def dense_fits(later: tuple) -> None:
+    r"""Raise a ValueError, naming the terms, when the terms after the first have more than
+    ``MAX_DENSE_COLUMNS`` random effects together: their block :math:`L_{22}` is dense
+    (:math:`8 q_{2:m}^2` bytes), and a factor that large needs the sparse methods of lme4
+    (CHOLMOD) or MixedModels.jl, which this engine does not have. Chapter 15."""
+    q_2m = sum(len(term.levels) * term.k for term in later)
+    if q_2m > MAX_DENSE_COLUMNS:
+        names = ", ".join(term.name for term in later)
+        raise ValueError(f"the terms after the first, {names}, have {q_2m:,} random effects "
+                         f"together; the fast engine keeps them in a dense {q_2m:,} x {q_2m:,} "
+                         f"block ({8 * q_2m**2 / 2**30:.0f} GiB), and refuses more than "
+                         f"{MAX_DENSE_COLUMNS:,} (chapter 15)")
 
 
 def gram_from_sums(terms: tuple[TermShape, ...], Z1tZ1: np.ndarray, Z1tXy: np.ndarray,

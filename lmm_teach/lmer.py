@@ -203,8 +203,23 @@ def fit(formula: str, data: pd.DataFrame, reml: bool = True,
         raise TypeError(f"reml must be True or False, not {reml!r}")
     deviance_function(engine)                      # a clear error for an unknown engine
     design = model_matrices(formula, data, weights)
+    if engine == "readable":
+        readable_fits(design)
     optimum = optimize_theta(design, reml, engine=engine, optimizer=optimizer)
     return make_fit(design, optimum, reml, engine)
+
+
+READABLE_MAX_Q = 16_384      # the readable engine's dense q x q matrix would take 2 GiB
+
+
+def readable_fits(design: Design) -> None:
+    """Raise a ValueError when ``engine="readable"`` would form a dense :math:`q \\times q`
+    matrix of more than 2 GiB at every evaluation; the fast engine (chapter 15) needs none."""
+    q = sum(len(term.levels) * term.k for term in design.terms)
+    if q > READABLE_MAX_Q:
+        raise ValueError(f"engine='readable' would form a dense {q:,} x {q:,} matrix "
+                         f"({8 * q**2 / 2**30:.0f} GiB) at every evaluation; use the default "
+                         "engine='fast' (chapter 15)")
 
 
 def _random_effects_text(result: LmmFit) -> list[str]:

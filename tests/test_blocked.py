@@ -272,3 +272,16 @@ def test_the_downdate_method_follows_the_cost():
     many = sparse.random(3000, 3000, density=0.002, random_state=rng, format="csr")
     pairs, dense = downdate_method(many, 1)
     assert dense is None and pairs is not None
+
+
+def test_too_many_random_effects_after_the_first_term_are_refused_by_name():
+    """A dense L_22 of 18,966 columns (the levels of b that occur) would take 3 GiB: a
+    ValueError names the terms."""
+    rng = np.random.default_rng(2)
+    n = 60_000
+    frame = pd.DataFrame({"y": rng.normal(size=n), "a": rng.integers(0, 25_000, n),
+                          "b": rng.integers(0, 20_000, n)})
+    with pytest.raises(ValueError, match=r"the first, \(1 \| b\), have 18,966 random"):
+        fit("y ~ 1 + (1 | a) + (1 | b)", frame)
+    with pytest.raises(ValueError, match="engine=.readable. would form a dense 41,663 x 41,663"):
+        fit("y ~ 1 + (1 | a) + (1 | b)", frame, engine="readable")
