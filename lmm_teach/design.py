@@ -442,7 +442,8 @@ def model_matrices(formula: str, data: pd.DataFrame, weights: ArrayLike | str | 
     terms = [terms[i] for i in lme4_term_order([len(t.levels) for t in terms])]
     y = frame[parsed.response].to_numpy(dtype=float)
     w = frame[WEIGHTS].to_numpy() if WEIGHTS in frame else None
-    return Design(formula, _not_fitted_exactly(y, X, parsed.response), X, fixed_names, tuple(terms), w)
+    y = _not_fitted_exactly(y, X, parsed.response)
+    return Design(formula, y, X, fixed_names, tuple(terms), w)
 
 
 def _sharing(term: TermDesign, X: np.ndarray) -> TermDesign:
@@ -479,5 +480,6 @@ def term_summary(design: Design) -> pd.DataFrame:
         raise ValueError(f"design must be a Design from model_matrices, not {type(design).__name__}")
     return pd.DataFrame(
         [dict(term=t.name, group=t.group, effects=", ".join(t.columns), levels=len(t.levels),
-              k=t.k, Z_columns=len(t.levels) * t.k, theta_size=t.k * (t.k + 1) // 2) for t in design.terms]
+              k=t.k, Z_columns=len(t.levels) * t.k, theta_size=t.k * (t.k + 1) // 2)
+         for t in design.terms]
     )

@@ -4,10 +4,10 @@ lme4's ``optimizeLmer`` and ``checkConv``).
 The deviance is a smooth function of :math:`\theta` with simple bounds: the diagonal of each
 :math:`T_i` is at least 0. A bounded, derivative-free optimizer fits the problem. lme4 uses
 Powell's BOBYQA through NLopt, and so does ``optimize_theta`` by default (``optimizer="bobyqa"``,
-with lme4's stopping rules); ``optimizer="cobyqa"`` runs COBYQA (Ragonneau & Zhang), which
+stopping on lme4's ``xtol_abs``); ``optimizer="cobyqa"`` runs COBYQA (Ragonneau & Zhang), which
 scipy ships: Powell's methods carried on, with quadratic models like BOBYQA's, but written in
-Python, so each of its steps costs about a millisecond more. Because :math:`\theta_i = 0` is
-allowed, a zero variance is a point the optimizer can reach.
+Python, so on a small model each of its steps costs more than an evaluation of the deviance.
+Because :math:`\theta_i = 0` is allowed, a zero variance is a point the optimizer can reach.
 
 One run of any local optimizer can stop at a corner of the boundary that is not a minimum: a
 zero on the diagonal of :math:`T_i` with a nonzero column below it. Flipping the sign of that
