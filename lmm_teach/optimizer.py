@@ -24,7 +24,7 @@ from typing import Callable
 
 import nlopt
 import numpy as np
-from scipy import optimize
+from scipy import linalg, optimize
 
 from lmm_teach._checks import warn_user
 from lmm_teach.blocked import blocked_deviance
@@ -39,10 +39,11 @@ ENGINES: dict[str, Callable[[np.ndarray, Design, bool], float]] = {
 SINGULAR_TOLERANCE = 1e-4    # lme4's isSingular(tol = 1e-4)
 GRADIENT_TOLERANCE = 2e-3    # lme4's lmerControl(check.conv.grad = .makeCC(tol = 2e-3))
 GRADIENT_STEP = 1e-6         # central differences: error ~ step^2 |d'''| / 6 + eps |d| / step
+HESSIAN_STEP = 1e-4          # lme4's deriv12(delta = 1e-4): second differences need a wider step
 SEARCH_RADII = (1.0, 1e-6)   # COBYQA's first and last trust-region radius (scipy's defaults)
 POLISH_RADII = (1e-3, 1e-8)  # a restart from where the gradient check failed: a closer look
-BOBYQA_TOLERANCE = 1e-8      # lme4's nloptwrap xtol_abs (its ftol_abs = 1e-8 is left out: it
-                             # stops BOBYQA in flat valleys before the gradient check passes)
+BOBYQA_TOLERANCE = 1e-8      # lme4's nloptwrap xtol_abs: steps in theta below this stop BOBYQA
+BOBYQA_FTOL = 1e-8           # lme4's ftol_abs: so do changes of the deviance below this (search)
 POLISH_STEP = 1e-3           # BOBYQA's first step when it restarts for a closer look
 IMPROVEMENT = 1e-8           # a restart must lower the deviance by more than this
 MAX_RESTART_ROUNDS = 3
@@ -58,14 +59,15 @@ class ConvergenceWarning(UserWarning):
 
 @dataclass(frozen=True)
 class ThetaOptimum:
-    """Where the optimizer stopped, the gradient there, and whether the final check passed."""
+    """Where the optimizer stopped, the gradients there, and whether the final check passed."""
 
     theta: np.ndarray
     deviance: float
     converged: bool
     message: str
     n_evaluations: int
-    gradient: np.ndarray
+    gradient: np.ndarray                 # central differences, h = 1e-6
+    scaled_gradient: np.ndarray | None   # R^-1 g, H = R'R (None: not needed, or H not pos. def.)
 
 
 def is_singular(theta: np.ndarray, lower: np.ndarray, tol: float = SINGULAR_TOLERANCE) -> bool:
@@ -153,13 +155,13 @@ def run_bobyqa(design: Design, reml: bool, start: np.ndarray, max_evaluations: i
                initial_step: float | None = None, engine: str = "fast"
                ) -> optimize.OptimizeResult:
     r"""One run of Powell's BOBYQA (NLopt) on the deviance from ``start``, within the bounds of
-    :func:`~lmm_teach.pls.theta_lower`. It stops when its steps in :math:`\theta` are below
-    :math:`10^{-8}` (lme4's ``xtol_abs``), or after ``max_evaluations``. lme4 also stops when
-    the deviance changes by less than :math:`10^{-8}` (``ftol_abs``); on the models of
-    tests/test_optimizer.py that rule stopped BOBYQA in flat valleys where the gradient check
-    then failed, so it is left out. ``initial_step`` is the size of its first steps (None: NLopt's
-    choice, as in lme4). Returns scipy's ``OptimizeResult`` (``x``, ``fun``, ``nfev``,
-    ``success``, ``message``), as :func:`run_cobyqa` does. Chapter 13.
+    :func:`~lmm_teach.pls.theta_lower`, with lme4's stopping rules: its steps in
+    :math:`\theta` are below :math:`10^{-8}` (``xtol_abs``) or the deviance changes by less
+    than :math:`10^{-8}` (``ftol_abs``), or ``max_evaluations`` are spent. ``initial_step`` is
+    the size of its first steps (None: NLopt's choice, as in lme4); a run with one is a closer
+    look from where the gradient check failed, and stops on ``xtol_abs`` alone. Returns scipy's
+    ``OptimizeResult`` (``x``, ``fun``, ``nfev``, ``success``, ``message``), as
+    :func:`run_cobyqa` does. Chapter 13.
     """
     lower = theta_lower(design.terms)
     best = _BestPoint(deviance_function(engine), design, reml)
@@ -168,7 +170,9 @@ def run_bobyqa(design: Design, reml: bool, start: np.ndarray, max_evaluations: i
     opt.set_min_objective(best)
     opt.set_xtol_abs(BOBYQA_TOLERANCE)
     opt.set_maxeval(max_evaluations if max_evaluations is not None else 100_000)
-    if initial_step is not None:
+    if initial_step is None:
+        opt.set_ftol_abs(BOBYQA_FTOL)
+    else:
         opt.set_initial_step(initial_step)
     try:
         opt.optimize(np.maximum(start, lower))
@@ -232,6 +236,87 @@ def deviance_gradient(theta: np.ndarray, design: Design, reml: bool,
                      / (2 * step) for e in steps])
 
 
+def deviance_hessian(theta: np.ndarray, design: Design, reml: bool, value: float,
+                     step: float = HESSIAN_STEP, engine: str = "fast") -> np.ndarray:
+    r"""The Hessian of the profiled deviance by second differences with step :math:`h`
+    (``value`` is :math:`d(\theta)`; :math:`d_i^+ = d(\theta + h e_i)`):
+
+    .. math::
+
+        H_{ii} = \frac{d_i^+ - 2 d(\theta) + d(\theta - h e_i)}{h^2}, \qquad
+        H_{ij} = \frac{d(\theta + h e_i + h e_j) - d_i^+ - d_j^+ + d(\theta)}{h^2}.
+
+    lme4's ``deriv12`` uses the same step and a central four-point form for :math:`H_{ij}`;
+    the forward one here costs :math:`p(p-1)/2` evaluations instead of :math:`2p(p-1)`, and
+    the check needs only the scale of :math:`H`. Steps below a zero diagonal entry are fine,
+    as in :func:`deviance_gradient`. Chapter 13.
+    """
+    deviance, steps = deviance_function(engine), step * np.eye(theta.size)
+    up = np.array([deviance(theta + e, design, reml) for e in steps])
+    down = np.array([deviance(theta - e, design, reml) for e in steps])
+    hessian = np.diag((up - 2 * value + down) / step**2)
+    for i, j in zip(*np.tril_indices(theta.size, -1)):
+        corner = deviance(theta + steps[i] + steps[j], design, reml)
+        hessian[i, j] = hessian[j, i] = (corner - up[i] - up[j] + value) / step**2
+    return hessian
+
+
+def hessian_evaluations(p: int) -> int:
+    """How many deviance evaluations :func:`deviance_hessian` makes for ``p`` thetas."""
+    return 2 * p + p * (p - 1) // 2
+
+
+def scaled_gradient(gradient: np.ndarray, hessian: np.ndarray) -> np.ndarray | None:
+    r"""lme4's scaled gradient :math:`R^{-1} g`, with :math:`H = R^\top R` (``solve(chol(H),
+    g)`` in ``checkConv``); None where :math:`H` is not positive definite. With one
+    :math:`\theta` it is :math:`g/\sqrt{H}`, whose square is twice the decrease of the
+    deviance a Newton step would still bring. Chapter 13.
+    """
+    try:
+        R = linalg.cholesky(hessian, lower=False)
+    except linalg.LinAlgError:
+        return None
+    return linalg.solve_triangular(R, gradient, lower=False)
+
+
+@dataclass(frozen=True)
+class GradientCheck:
+    r"""lme4's ``checkConv`` at a point: the gradient, the scaled gradient (None where it
+    was not needed or the Hessian is not positive definite), and the criterion :math:`\max_i \min(|g_i|,
+    |(R^{-1}g)_i|)`, which passes at :math:`2\times 10^{-3}`. Chapter 13."""
+
+    theta: np.ndarray
+    gradient: np.ndarray
+    scaled: np.ndarray | None
+    criterion: float
+    n_evaluations: int
+
+    @property
+    def passes(self) -> bool:
+        return self.criterion <= GRADIENT_TOLERANCE
+
+
+def gradient_check(theta: np.ndarray, design: Design, reml: bool, value: float,
+                   engine: str = "fast") -> GradientCheck:
+    r"""The convergence check of lme4's ``checkConv`` at :math:`\theta`, where the deviance
+    is ``value``: the :func:`deviance_gradient` :math:`g`, and, only if some
+    :math:`|g_i| > 2\times 10^{-3}`, the :func:`deviance_hessian` and the largest
+    :math:`\min(|g_i|, |(R^{-1}g)_i|)` (:func:`scaled_gradient`). On large data sets the
+    deviance is steep: a point within :math:`10^{-8}` of the optimum can have :math:`|g_i|`
+    above the tolerance, and the scaled gradient measures what is left to gain. Chapter 13.
+    """
+    gradient = deviance_gradient(theta, design, reml, engine=engine)
+    evaluations, scaled = 2 * theta.size, None
+    if np.max(np.abs(gradient), initial=0.0) > GRADIENT_TOLERANCE:
+        hessian = deviance_hessian(theta, design, reml, value, engine=engine)
+        evaluations += hessian_evaluations(theta.size)
+        scaled = scaled_gradient(gradient, hessian)
+    smaller = np.abs(gradient) if scaled is None else np.minimum(np.abs(gradient),
+                                                                 np.abs(scaled))
+    return GradientCheck(theta.copy(), gradient, scaled, float(np.max(smaller, initial=0.0)),
+                         evaluations)
+
+
 def _best_run(design: Design, reml: bool, starts: list[tuple[np.ndarray, bool]],
               max_evaluations: int | None, engine: str, optimizer: str
               ) -> tuple[optimize.OptimizeResult, int]:
@@ -251,10 +336,10 @@ def optimize_theta(design: Design, reml: bool, max_evaluations: int | None = Non
     2. restarts from the :func:`column_flips` of where it stopped, and from that point itself
        with small first steps when the gradient check fails; the best point is kept, for up to
        three rounds;
-    3. the check: :math:`\max_i |g_i| \le 2\times 10^{-3}` (lme4's tolerance) for the
-       :func:`deviance_gradient` :math:`g`. ``converged`` is True only if the optimizer stopped
-       on its own (not at ``max_evaluations``) and the check passes; otherwise a
-       ConvergenceWarning.
+    3. the check, lme4's ``checkConv`` (:func:`gradient_check`): every
+       :math:`\min(|g_i|, |(R^{-1}g)_i|) \le 2\times 10^{-3}`. ``converged`` is True only if
+       the optimizer stopped on its own (not at ``max_evaluations``) and the check passes;
+       otherwise a ConvergenceWarning.
 
     ``engine`` chooses the deviance: ``"fast"`` (chapter 15) or ``"readable"`` (chapter 10).
     Warns on a singular fit too. Chapter 13; the optima agree with lme4 1.1-31's, or are lower,
@@ -265,12 +350,12 @@ def optimize_theta(design: Design, reml: bool, max_evaluations: int | None = Non
         raise ValueError(f"optimizer must be one of {list(LOCAL_OPTIMIZERS)}, not {optimizer!r}")
     best = run_local(optimizer, design, reml, theta_start(design.terms), max_evaluations, False,
                      engine)
-    evaluations, known = int(best.nfev), None
+    evaluations, check = int(best.nfev), None
     for _ in range(MAX_RESTART_ROUNDS if best.success else 0):
-        gradient = deviance_gradient(best.x, design, reml, engine=engine)
-        evaluations, known = evaluations + 2 * best.x.size, (best.x.copy(), gradient)
+        check = gradient_check(best.x, design, reml, best.fun, engine)
+        evaluations += check.n_evaluations
         starts = [(flip, False) for flip in column_flips(best.x, design.terms)]
-        if np.max(np.abs(gradient)) > GRADIENT_TOLERANCE:
+        if not check.passes:
             starts.append((best.x, True))
         if not starts:
             break
@@ -281,30 +366,32 @@ def optimize_theta(design: Design, reml: bool, max_evaluations: int | None = Non
         best, improved = winner, winner.fun < best.fun - IMPROVEMENT
         if not improved:
             break
-    return _checked_optimum(design, reml, best, evaluations, engine, known)
+    return _checked_optimum(design, reml, best, evaluations, engine, check)
 
 
 def _checked_optimum(design: Design, reml: bool, best: optimize.OptimizeResult,
-                     evaluations: int, engine: str,
-                     known: tuple[np.ndarray, np.ndarray] | None = None) -> ThetaOptimum:
-    """The final gradient check and the warnings, as lme4's ``checkConv``; ``known`` is a
-    point and its gradient already computed, reused when the point is the optimum. Chapter 13."""
+                     evaluations: int, engine: str, check: GradientCheck | None = None
+                     ) -> ThetaOptimum:
+    """The final gradient check and the warnings, as lme4's ``checkConv``; ``check`` is one
+    already made, reused when its point is the optimum. Chapter 13."""
     lower = theta_lower(design.terms)
     theta = np.where((lower == 0) & (best.x < 0), 0.0, best.x)   # guard against -0.0 and round-off
-    if known is not None and np.array_equal(known[0], theta):
-        gradient = known[1]
-    else:
-        gradient = deviance_gradient(theta, design, reml, engine=engine)
-        evaluations += 2 * theta.size
-    largest = float(np.max(np.abs(gradient), initial=0.0))
-    converged = bool(best.success) and largest <= GRADIENT_TOLERANCE
+    deviance = float(best.fun)
+    if not np.array_equal(theta, best.x):
+        deviance = float(deviance_function(engine)(theta, design, reml))
+        evaluations += 1
+    if check is None or not np.array_equal(check.theta, theta):
+        check = gradient_check(theta, design, reml, deviance, engine)
+        evaluations += check.n_evaluations
+    converged = bool(best.success) and check.passes
     if not best.success:
         warn_user(f"the optimizer did not converge: {best.message}", ConvergenceWarning)
     elif not converged:
-        warn_user(f"the optimizer stopped where the largest |gradient| of the deviance is "
-                  f"{largest:.2g} > {GRADIENT_TOLERANCE:g}", ConvergenceWarning)
+        warn_user(f"the optimizer stopped where the largest min(|gradient|, |scaled gradient|) "
+                  f"of the deviance is {check.criterion:.2g} > {GRADIENT_TOLERANCE:g}",
+                  ConvergenceWarning)
     if is_singular(theta, lower):
         warn_user("boundary (singular) fit: a variance is (near) 0 or a correlation is (near) "
                   "+-1; see chapter 13", SingularFitWarning)
-    return ThetaOptimum(theta, float(deviance_function(engine)(theta, design, reml)), converged,
-                        str(best.message), evaluations + 1, gradient)
+    return ThetaOptimum(theta, deviance, converged, str(best.message), evaluations,
+                        check.gradient, check.scaled)

@@ -27,9 +27,14 @@ from lmm_teach.optimizer import (
     ConvergenceWarning,
     SingularFitWarning,
     column_flips,
+    GRADIENT_TOLERANCE,
     deviance_gradient,
+    deviance_hessian,
+    gradient_check,
+    hessian_evaluations,
     optimize_theta,
     run_cobyqa,
+    scaled_gradient,
 )
 from lmm_teach.pls import profiled_deviance, theta_start
 from test_lmer_extra import CHANGES, REFERENCE as EXTRA
@@ -157,3 +162,71 @@ def test_an_unknown_optimizer_is_refused_by_name():
     design, reml = _loblolly(True)
     with pytest.raises(ValueError, match="'nelder-mead'"):
         optimize_theta(design, reml, optimizer="nelder-mead")
+
+
+def _steep_one_term_design():
+    """y ~ 1 + (1 | g) with 20,000 rows in 200 groups (seeded): a steep deviance in theta."""
+    rng = np.random.default_rng(7)
+    g = np.repeat(np.arange(200), 100)
+    data = pd.DataFrame({"y": rng.standard_normal(200)[g] * 0.5 + rng.standard_normal(g.size),
+                         "g": g.astype(str)})
+    return model_matrices("y ~ 1 + (1 | g)", data)
+
+
+def test_hessian_matches_central_four_point_differences():
+    design = _design(next(c for c in OPTIMUM["cases"] if c["name"] == "sleep_subset"))
+    found = optimize_theta(design, reml=True)
+    theta, value, h = found.theta, found.deviance, 1e-3
+    hessian = deviance_hessian(theta, design, True, value)
+    steps = h * np.eye(theta.size)
+    d = lambda t: profiled_deviance(t, design, True)   # the readable engine, independently
+    central = np.array([[(d(theta + a + b) - d(theta + a - b) - d(theta - a + b)
+                          + d(theta - a - b)) / (4 * h * h) for b in steps] for a in steps])
+    np.testing.assert_allclose(hessian, central, rtol=2e-3, atol=1e-3 * np.abs(central).max())
+    np.testing.assert_array_equal(hessian, hessian.T)
+    assert np.all(np.linalg.eigvalsh(hessian) > 0)      # a minimum: positive definite
+    assert hessian_evaluations(3) == 2 * 3 + 3
+
+
+def test_scaled_gradient_solves_with_the_upper_cholesky_factor():
+    H = np.array([[4.0, 1.0], [1.0, 3.0]])
+    g = np.array([1.0, -2.0])
+    R = np.linalg.cholesky(H).T                         # H = R'R, R upper triangular
+    np.testing.assert_allclose(R @ scaled_gradient(g, H), g)
+    np.testing.assert_allclose(scaled_gradient(np.array([3.0]), np.array([[9.0]])), [1.0])
+    assert scaled_gradient(g, np.array([[1.0, 2.0], [2.0, 1.0]])) is None   # not pos. def.
+
+
+def test_gradient_check_passes_a_steep_near_optimum_on_the_scaled_gradient():
+    # lme4's rule: min(|g|, |g / sqrt(H)|) <= 2e-3. Moving delta from the optimum gives
+    # g ~ H delta and g / sqrt(H) ~ sqrt(H) delta: between the two for 2e-3/H < delta < 2e-3/sqrt(H)
+    design = _steep_one_term_design()
+    found = optimize_theta(design, reml=True)
+    H = deviance_hessian(found.theta, design, True, found.deviance)[0, 0]
+    assert H > 1e3                                      # steep: many rows per group
+    near = found.theta + GRADIENT_TOLERANCE / H ** 0.75
+    check = gradient_check(near, design, True, profiled_deviance(near, design, True))
+    assert abs(check.gradient[0]) > GRADIENT_TOLERANCE and check.passes
+    np.testing.assert_allclose(check.scaled, check.gradient / np.sqrt(H), rtol=0.05)
+    assert check.n_evaluations == 2 + hessian_evaluations(1)
+    far = found.theta + 5 * GRADIENT_TOLERANCE / np.sqrt(H)
+    assert not gradient_check(far, design, True, profiled_deviance(far, design, True)).passes
+
+
+def test_gradient_check_skips_the_hessian_when_the_gradient_passes():
+    design = _steep_one_term_design()
+    found = optimize_theta(design, reml=True)
+    check = gradient_check(found.theta, design, True, found.deviance)
+    assert check.passes and check.scaled is None and check.n_evaluations == 2
+    assert found.converged and found.n_evaluations > check.n_evaluations
+
+
+def test_the_search_stops_on_lme4s_rules_and_the_closer_look_on_the_step_alone():
+    from lmm_teach.optimizer import run_bobyqa
+
+    design = _steep_one_term_design()
+    search = run_bobyqa(design, True, theta_start(design.terms))
+    closer = run_bobyqa(design, True, search.x, initial_step=1e-3)
+    assert search.message.endswith(("code 3", "code 4"))    # FTOL_REACHED or XTOL_REACHED
+    assert not closer.message.endswith("code 3")             # never FTOL_REACHED
+    assert closer.fun <= search.fun + 1e-8
