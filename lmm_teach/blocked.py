@@ -197,6 +197,26 @@ def gram_from_sums(terms: tuple[TermShape, ...], Z1tZ1: np.ndarray, Z1tXy: np.nd
                       float(sum_log_w), *downdate_method(Z2mtZ1, terms[0].k))
 
 
+def term_gram(gram: GramBlocks, i: int) -> GramBlocks:
+    r"""The Gram blocks of the model with term ``i`` alone (and the same :math:`X`, :math:`y`),
+    cut out of those of the whole model: for a later term, its diagonal blocks of
+    :math:`Z_{2:m}^\top Z_{2:m}` and its rows of :math:`Z_{2:m}^\top [X\ y]` (its columns
+    are level by level, :math:`k_i` each). A fit of it costs little: :math:`L` is block
+    diagonal. Chapter 15, *A better start*.
+    """
+    if i == 0:
+        return gram_from_sums(gram.terms[:1], gram.Z1tZ1, gram.Z1tXy, gram.XytXy, gram.n,
+                              sum_log_w=gram.sum_log_w)
+    J, k = gram.terms[i].J, gram.terms[i].k
+    offset = sum(t.J * t.k for t in gram.terms[1:i])
+    rows = slice(offset, offset + J * k)
+    block = gram.Z2mtZ2m[rows, rows].reshape(J, k, J, k)
+    levels = np.arange(J)
+    return gram_from_sums((gram.terms[i],), block[levels, :, levels, :],
+                          gram.Z2mtXy[rows].reshape(J, k, -1), gram.XytXy, gram.n,
+                          sum_log_w=gram.sum_log_w)
+
+
 MAX_PAIRS = 30_000_000   # beyond this many pairs (~0.5 GB), the sparse products are used
 
 
@@ -349,7 +369,8 @@ def schur_downdate(H: np.ndarray, gram: GramBlocks) -> np.ndarray:
     return (gram.Z2mtZ1 @ block_diagonal(H) @ gram.Z2mtZ1.T).toarray()
 
 
-def schur_downdate_pairs(H: np.ndarray, pairs: DowndatePairs, q_2m: int) -> np.ndarray:
+def schur_downdate_pairs(H: np.ndarray, pairs: DowndatePairs, q_2m: int,
+                         lower_only: bool = False) -> np.ndarray:
     r"""The same matrix as :func:`schur_downdate`, summed pair by pair in one ``bincount``:
 
     .. math::
@@ -358,11 +379,15 @@ def schur_downdate_pairs(H: np.ndarray, pairs: DowndatePairs, q_2m: int) -> np.n
             = \sum_j \sum_{a, c} v_{ra}\, H_{j,ac}\, v_{sc} .
 
     The pairs are fixed; only :math:`H` changes with :math:`\theta`. No sparse product is
-    formed at each evaluation. Chapter 15; tests check it equals :func:`schur_downdate`.
+    formed at each evaluation. The pairs cover :math:`r \ge s`; with ``lower_only`` the strict
+    upper triangle is left 0, for a Cholesky factorization that reads the lower one only.
+    Chapter 15; tests check it equals :func:`schur_downdate`.
     """
     weights = pairs.product * H.ravel()[pairs.H_index]
     lower = np.bincount(pairs.target, weights=weights, minlength=q_2m * q_2m).reshape(q_2m, q_2m)
-    return lower + lower.T - np.diag(np.diag(lower))   # the pairs cover r >= s only
+    if lower_only:
+        return lower
+    return lower + lower.T - np.diag(np.diag(lower))
 
 
 def schur_downdate_dense(H: np.ndarray, Z2mtZ1: np.ndarray) -> np.ndarray:
@@ -375,12 +400,14 @@ def schur_downdate_dense(H: np.ndarray, Z2mtZ1: np.ndarray) -> np.ndarray:
     return B_H.swapaxes(0, 1).reshape(q_2m, J_1 * k_1) @ Z2mtZ1.T
 
 
-def schur_downdate_fast(H: np.ndarray, gram: GramBlocks) -> np.ndarray:
-    """:func:`schur_downdate` by the method :func:`downdate_method` chose. Chapter 15."""
+def schur_downdate_fast(H: np.ndarray, gram: GramBlocks, lower_only: bool = False
+                        ) -> np.ndarray:
+    """:func:`schur_downdate` by the method :func:`downdate_method` chose; with ``lower_only``
+    only its lower triangle is sure to be filled in. Chapter 15."""
     if gram.Z2mtZ1_dense is not None:
         return schur_downdate_dense(H, gram.Z2mtZ1_dense)
     if gram.pairs is not None:
-        return schur_downdate_pairs(H, gram.pairs, gram.Z2mtZ2m.shape[0])
+        return schur_downdate_pairs(H, gram.pairs, gram.Z2mtZ2m.shape[0], lower_only)
     return schur_downdate(H, gram)
 
 
@@ -400,15 +427,35 @@ def factor_L22(theta_2m: np.ndarray, gram: GramBlocks, H: np.ndarray
     (:func:`Lambda_2m_times`). Chapter 15.
     """
     later = gram.terms[1:]
-    S = gram.Z2mtZ2m - schur_downdate_fast(H, gram)
     if all(term.k == 1 for term in later):               # Lambda_{2:m} is diagonal
-        lam = np.repeat(theta_2m, [term.J for term in later])
-        A_22, Lambda_2m = S * lam[:, None] * lam[None, :], lam
-    else:
-        Lambda_2m = Lambda(theta_2m, later)
-        A_22 = Lambda_2m.T @ (Lambda_2m.T @ S).T
+        Lambda_2m = np.repeat(theta_2m, [term.J for term in later])
+        return cholesky_lower(scaled_schur_complement(gram, H, Lambda_2m)), Lambda_2m
+    Lambda_2m = Lambda(theta_2m, later)
+    S = gram.Z2mtZ2m - schur_downdate_fast(H, gram)
+    A_22 = Lambda_2m.T @ (Lambda_2m.T @ S).T
     A_22[np.diag_indices_from(A_22)] += 1.0
     return linalg.cholesky(A_22, lower=True, check_finite=False, overwrite_a=True), Lambda_2m
+
+
+def scaled_schur_complement(gram: GramBlocks, H: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    r"""The lower triangle of :math:`\Lambda_{2:m}^\top S \Lambda_{2:m} + I` when
+    :math:`\Lambda_{2:m} = \operatorname{diag}(\lambda)`: entry :math:`(r, s)` is
+    :math:`\lambda_r S_{rs} \lambda_s`, with :math:`S` the Schur complement of
+    :func:`factor_L22`. Made in place, in one array; the strict upper triangle is not
+    meaningful. Chapter 15."""
+    A_22 = schur_downdate_fast(H, gram, lower_only=True)
+    np.subtract(gram.Z2mtZ2m, A_22, out=A_22)
+    A_22 *= lam[:, None]
+    A_22 *= lam[None, :]
+    A_22[np.diag_indices_from(A_22)] += 1.0
+    return A_22
+
+
+def cholesky_lower(A: np.ndarray) -> np.ndarray:
+    """The lower Cholesky factor of ``A`` (C-ordered), read from its lower triangle only, with
+    no copy: LAPACK sees the transpose, Fortran-ordered, and factors its upper triangle in
+    place; ``A`` is overwritten. Chapter 15."""
+    return linalg.cholesky(A.T, lower=False, check_finite=False, overwrite_a=True).T
 
 
 def Lambda_2m_times(Lambda_2m: np.ndarray | sparse.spmatrix, M: np.ndarray,

@@ -19,7 +19,7 @@ those mirror images, and checks the gradient at the end, as lme4's ``checkConv``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import nlopt
@@ -27,7 +27,7 @@ import numpy as np
 from scipy import linalg, optimize
 
 from lmm_teach._checks import warn_user
-from lmm_teach.blocked import blocked_deviance
+from lmm_teach.blocked import blocked_deviance, deviance_from_gram, term_gram
 from lmm_teach.design import Design, TermDesign
 from lmm_teach.pls import profiled_deviance, theta_lower, theta_slices, theta_start
 
@@ -44,6 +44,7 @@ SEARCH_RADII = (1.0, 1e-6)   # COBYQA's first and last trust-region radius (scip
 POLISH_RADII = (1e-3, 1e-8)  # a restart from where the gradient check failed: a closer look
 BOBYQA_TOLERANCE = 1e-8      # lme4's nloptwrap xtol_abs: steps in theta below this stop BOBYQA
 BOBYQA_FTOL = 1e-8           # lme4's ftol_abs: so do changes of the deviance below this (search)
+SEPARATE_TOLERANCE = 1e-3    # the fits of each term alone, for a start, need only a few digits
 POLISH_STEP = 1e-3           # BOBYQA's first step when it restarts for a closer look
 IMPROVEMENT = 1e-8           # a restart must lower the deviance by more than this
 MAX_RESTART_ROUNDS = 3
@@ -68,6 +69,8 @@ class ThetaOptimum:
     n_evaluations: int
     gradient: np.ndarray                 # central differences, h = 1e-6
     scaled_gradient: np.ndarray | None   # R^-1 g, H = R'R (None: not needed, or H not pos. def.)
+    start: np.ndarray | None = None      # where the search began
+    n_start_evaluations: int = 0         # cheap evaluations spent finding it (separate_start)
 
 
 def is_singular(theta: np.ndarray, lower: np.ndarray, tol: float = SINGULAR_TOLERANCE) -> bool:
@@ -138,41 +141,37 @@ def run_cobyqa(design: Design, reml: bool, start: np.ndarray, max_evaluations: i
 class _BestPoint:
     """The deviance as NLopt calls it, remembering the lowest point seen and the count."""
 
-    def __init__(self, deviance: Callable[[np.ndarray, Design, bool], float], design: Design,
-                 reml: bool) -> None:
-        self.deviance, self.design, self.reml = deviance, design, reml
+    def __init__(self, deviance: Callable[[np.ndarray], float]) -> None:
+        self.deviance = deviance
         self.x, self.fun, self.nfev = None, np.inf, 0
 
     def __call__(self, theta: np.ndarray, gradient: np.ndarray) -> float:
-        value = self.deviance(theta, self.design, self.reml)   # gradient unused: derivative-free
+        value = self.deviance(theta)               # gradient unused: derivative-free
         self.nfev += 1
         if value < self.fun:
             self.x, self.fun = theta.copy(), value
         return value
 
 
-def run_bobyqa(design: Design, reml: bool, start: np.ndarray, max_evaluations: int | None = None,
-               initial_step: float | None = None, engine: str = "fast"
-               ) -> optimize.OptimizeResult:
-    r"""One run of Powell's BOBYQA (NLopt) on the deviance from ``start``, within the bounds of
-    :func:`~lmm_teach.pls.theta_lower`, with lme4's stopping rules: its steps in
-    :math:`\theta` are below :math:`10^{-8}` (``xtol_abs``) or the deviance changes by less
-    than :math:`10^{-8}` (``ftol_abs``), or ``max_evaluations`` are spent. ``initial_step`` is
-    the size of its first steps (None: NLopt's choice, as in lme4); a run with one is a closer
-    look from where the gradient check failed, and stops on ``xtol_abs`` alone. Returns scipy's
-    ``OptimizeResult`` (``x``, ``fun``, ``nfev``, ``success``, ``message``), as
-    :func:`run_cobyqa` does. Chapter 13.
+def minimize_bobyqa(deviance: Callable[[np.ndarray], float], start: np.ndarray,
+                    lower: np.ndarray, xtol: float, ftol: float | None = None,
+                    initial_step: float | None = None, max_evaluations: int | None = None
+                    ) -> optimize.OptimizeResult:
+    r"""Powell's BOBYQA (NLopt) on ``deviance`` from ``start``, with lower bounds ``lower``.
+    It stops when its steps are below ``xtol``, or (with ``ftol``) the deviance changes by less
+    than ``ftol``, or after ``max_evaluations``. ``initial_step`` is the size of its first steps
+    (None: NLopt's choice, as in lme4). Returns scipy's ``OptimizeResult`` (``x``, ``fun``,
+    ``nfev``, ``success``, ``message``), as :func:`run_cobyqa` does. Chapter 13.
     """
-    lower = theta_lower(design.terms)
-    best = _BestPoint(deviance_function(engine), design, reml)
+    best = _BestPoint(deviance)
     opt = nlopt.opt(nlopt.LN_BOBYQA, start.size)
     opt.set_lower_bounds(lower)
     opt.set_min_objective(best)
-    opt.set_xtol_abs(BOBYQA_TOLERANCE)
+    opt.set_xtol_abs(xtol)
     opt.set_maxeval(max_evaluations if max_evaluations is not None else 100_000)
-    if initial_step is None:
-        opt.set_ftol_abs(BOBYQA_FTOL)
-    else:
+    if ftol is not None:
+        opt.set_ftol_abs(ftol)
+    if initial_step is not None:
         opt.set_initial_step(initial_step)
     try:
         opt.optimize(np.maximum(start, lower))
@@ -182,6 +181,41 @@ def run_bobyqa(design: Design, reml: bool, start: np.ndarray, max_evaluations: i
     success = code in (nlopt.SUCCESS, nlopt.FTOL_REACHED, nlopt.XTOL_REACHED)
     return optimize.OptimizeResult(x=best.x, fun=best.fun, nfev=best.nfev, success=success,
                                    message=f"NLopt BOBYQA stopped with code {code}")
+
+
+def run_bobyqa(design: Design, reml: bool, start: np.ndarray, max_evaluations: int | None = None,
+               initial_step: float | None = None, engine: str = "fast"
+               ) -> optimize.OptimizeResult:
+    r""":func:`minimize_bobyqa` on the profiled deviance, within the bounds of
+    :func:`~lmm_teach.pls.theta_lower`, with lme4's stopping rules: steps in :math:`\theta`
+    below :math:`10^{-8}` (``xtol_abs``) or changes of the deviance below :math:`10^{-8}`
+    (``ftol_abs``). A run with an ``initial_step`` is a closer look from where the gradient
+    check failed, and stops on ``xtol_abs`` alone. Chapter 13.
+    """
+    deviance = deviance_function(engine)
+    return minimize_bobyqa(lambda theta: deviance(theta, design, reml), start,
+                           theta_lower(design.terms), BOBYQA_TOLERANCE,
+                           BOBYQA_FTOL if initial_step is None else None, initial_step,
+                           max_evaluations)
+
+
+def separate_start(design: Design, reml: bool) -> tuple[np.ndarray, int]:
+    r"""Each term fitted alone, with the same :math:`X`, from lme4's :math:`T_i = I` to
+    :math:`10^{-3}` (``SEPARATE_TOLERANCE``); the thetas side by side. A term alone has a
+    block-diagonal :math:`L`, so its fit costs a fraction of one evaluation of the whole model's
+    deviance (:func:`lmm_teach.blocked.term_gram`). Alone, a term takes up some of the others'
+    variance, so this is a start, not an estimate. Returns it and the number of (cheap)
+    evaluations spent. Chapter 15.
+    """
+    gram, pieces, evaluations = design.gram, [], 0
+    for i, term in enumerate(gram.terms):
+        alone = term_gram(gram, i)
+        run = minimize_bobyqa(lambda theta: deviance_from_gram(theta, alone, reml),
+                              theta_start((term,)), theta_lower((term,)), SEPARATE_TOLERANCE,
+                              SEPARATE_TOLERANCE)
+        pieces.append(run.x)
+        evaluations += int(run.nfev)
+    return np.concatenate(pieces), evaluations
 
 
 LOCAL_OPTIMIZERS = ("bobyqa", "cobyqa")
@@ -327,12 +361,37 @@ def _best_run(design: Design, reml: bool, starts: list[tuple[np.ndarray, bool]],
     return min(runs, key=lambda run: run.fun), sum(int(run.nfev) for run in runs)
 
 
+STARTS = ("separate", "lme4")
+
+
+def starting_point(design: Design, reml: bool, start: str, engine: str = "fast"
+                   ) -> tuple[np.ndarray, int]:
+    r"""Where the search begins, and the evaluations spent finding it. ``"lme4"``:
+    :math:`T_i = I`. ``"separate"``: of :math:`T_i = I` and the :func:`separate_start`, the
+    one where the deviance is lower (with one term, :math:`T_i = I`). With a factor of few
+    levels, where the deviance is flat, :math:`T_i = I` can be far out, and the search then
+    spends most of its evaluations creeping back (InstEval's 14 departments). Chapter 15.
+    """
+    if start not in STARTS:
+        raise ValueError(f"start must be one of {list(STARTS)}, not {start!r}")
+    ones = theta_start(design.terms)
+    if start == "lme4" or len(design.terms) == 1:
+        return ones, 0
+    separate, evaluations = separate_start(design, reml)
+    deviance = deviance_function(engine)
+    better = min((ones, separate), key=lambda theta: deviance(theta, design, reml))
+    return better, evaluations + 2
+
+
 def optimize_theta(design: Design, reml: bool, max_evaluations: int | None = None,
-                   engine: str = "fast", optimizer: str = "bobyqa") -> ThetaOptimum:
+                   engine: str = "fast", optimizer: str = "bobyqa", start: str = "separate"
+                   ) -> ThetaOptimum:
     r"""Stage 3 of the engine: minimize the profiled deviance over :math:`\theta`.
 
     1. the local optimizer (``"bobyqa"``, NLopt's BOBYQA as in lme4, or ``"cobyqa"``, scipy's)
-       from lme4's start, :math:`T_i = I`;
+       from the :func:`starting_point`: :math:`T_i = I` (lme4's, ``start="lme4"``) or, by
+       default (``start="separate"``), that or the fits of each term alone, whichever has the
+       lower deviance (chapter 15);
     2. restarts from the :func:`column_flips` of where it stopped, and from that point itself
        with small first steps when the gradient check fails; the best point is kept, for up to
        three rounds;
@@ -348,8 +407,8 @@ def optimize_theta(design: Design, reml: bool, max_evaluations: int | None = Non
     deviance_function(engine)                      # a clear error for an unknown engine
     if optimizer not in LOCAL_OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {list(LOCAL_OPTIMIZERS)}, not {optimizer!r}")
-    best = run_local(optimizer, design, reml, theta_start(design.terms), max_evaluations, False,
-                     engine)
+    theta_0, start_evaluations = starting_point(design, reml, start, engine)
+    best = run_local(optimizer, design, reml, theta_0, max_evaluations, False, engine)
     evaluations, check = int(best.nfev), None
     for _ in range(MAX_RESTART_ROUNDS if best.success else 0):
         check = gradient_check(best.x, design, reml, best.fun, engine)
@@ -366,7 +425,8 @@ def optimize_theta(design: Design, reml: bool, max_evaluations: int | None = Non
         best, improved = winner, winner.fun < best.fun - IMPROVEMENT
         if not improved:
             break
-    return _checked_optimum(design, reml, best, evaluations, engine, check)
+    optimum = _checked_optimum(design, reml, best, evaluations, engine, check)
+    return replace(optimum, start=theta_0, n_start_evaluations=start_evaluations)
 
 
 def _checked_optimum(design: Design, reml: bool, best: optimize.OptimizeResult,

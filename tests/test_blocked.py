@@ -20,6 +20,7 @@ from scipy import sparse
 
 from lmm_teach import data, fit
 from lmm_teach.blocked import (
+    deviance_from_gram,
     batched_backward,
     batched_cholesky,
     batched_forward,
@@ -31,6 +32,7 @@ from lmm_teach.blocked import (
     schur_downdate_pairs,
     solve_blocked,
     stack_matmul,
+    term_gram,
 )
 from lmm_teach.design import model_matrices
 from lmm_teach.optimizer import optimize_theta
@@ -124,13 +126,16 @@ def test_engines_agree_on_random_models(seed):
         np.testing.assert_allclose(fast.b, readable.b, rtol=1e-7, atol=1e-9)
 
 
+def _crossed_frame() -> pd.DataFrame:
+    return data.load_penicillin().assign(x=lambda d: np.arange(len(d)) % 5 - 2.0,
+                                         w=lambda d: 1 + (np.arange(len(d)) % 3))
+
+
 @pytest.fixture(scope="module")
 def crossed():
     """Penicillin with a made-up slope in each term, and weights: a first term with k = 2 and
     a rest with k = 2."""
-    frame = data.load_penicillin().assign(x=lambda d: np.arange(len(d)) % 5 - 2.0,
-                                          w=lambda d: 1 + (np.arange(len(d)) % 3))
-    design = model_matrices("diameter ~ x + (x | plate) + (x | sample)", frame, "w")
+    design = model_matrices("diameter ~ x + (x | plate) + (x | sample)", _crossed_frame(), "w")
     return design, np.array([1.2, -0.3, 0.4, 0.8, 0.2, 0.5])
 
 
@@ -285,3 +290,28 @@ def test_too_many_random_effects_after_the_first_term_are_refused_by_name():
         fit("y ~ 1 + (1 | a) + (1 | b)", frame)
     with pytest.raises(ValueError, match="engine=.readable. would form a dense 41,663 x 41,663"):
         fit("y ~ 1 + (1 | a) + (1 | b)", frame, engine="readable")
+
+
+def test_a_term_alone_has_the_gram_blocks_of_its_own_model(crossed):
+    """term_gram(gram, i) cut out of the whole model's blocks gives the deviance of the model
+    with term i alone (same X, y and weights), for the first term and a later vector term."""
+    design, _ = crossed
+    rng = np.random.default_rng(3)
+    for i, term in enumerate(design.terms):
+        alone = model_matrices(f"diameter ~ x + {term.name}", _crossed_frame(), "w")
+        for _ in range(3):
+            theta = rng.uniform(0.1, 1.5, 3) * np.array([1, rng.choice([-1, 1]), 1])
+            assert term.k == 2
+            for reml in (False, True):
+                np.testing.assert_allclose(
+                    deviance_from_gram(theta, term_gram(design.gram, i), reml),
+                    blocked_deviance(theta, alone, reml), **AGREE)
+
+
+def test_a_later_scalar_term_alone_in_a_three_term_model():
+    frame = data.load_pastes()
+    design = model_matrices("strength ~ 1 + (1 | sample) + (1 | batch) + (1 | cask)", frame)
+    for i, term in enumerate(design.terms):
+        alone = model_matrices(f"strength ~ 1 + {term.name}", frame)
+        np.testing.assert_allclose(deviance_from_gram([0.7], term_gram(design.gram, i), True),
+                                   blocked_deviance([0.7], alone, True), **AGREE)

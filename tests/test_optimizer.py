@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lmm_teach import data
+from lmm_teach.blocked import blocked_deviance
 from lmm_teach.design import model_matrices
 from lmm_teach.optimizer import (
     ConvergenceWarning,
@@ -35,6 +37,8 @@ from lmm_teach.optimizer import (
     optimize_theta,
     run_cobyqa,
     scaled_gradient,
+    separate_start,
+    starting_point,
 )
 from lmm_teach.pls import profiled_deviance, theta_start
 from test_lmer_extra import CHANGES, REFERENCE as EXTRA
@@ -230,3 +234,61 @@ def test_the_search_stops_on_lme4s_rules_and_the_closer_look_on_the_step_alone()
     assert search.message.endswith(("code 3", "code 4"))    # FTOL_REACHED or XTOL_REACHED
     assert not closer.message.endswith("code 3")             # never FTOL_REACHED
     assert closer.fun <= search.fun + 1e-8
+
+
+def _few_levels_design():
+    """y ~ 1 + (1 | g) + (1 | h), crossed, h with 6 levels and a small variance: far from
+    T_i = I in the flat direction of h (seeded)."""
+    rng = np.random.default_rng(11)
+    g, h = rng.integers(0, 300, 6000), rng.integers(0, 6, 6000)
+    y = rng.standard_normal(300)[g] * 0.6 + rng.standard_normal(6)[h] * 0.1
+    data_gh = pd.DataFrame({"y": y + rng.standard_normal(g.size), "g": g.astype(str),
+                            "h": h.astype(str)})
+    return model_matrices("y ~ 1 + (1 | g) + (1 | h)", data_gh)
+
+
+def test_separate_start_is_each_term_fitted_alone():
+    frame = data.load_penicillin()
+    design = model_matrices("diameter ~ 1 + (1 | plate) + (1 | sample)", frame)
+    start, evaluations = separate_start(design, True)
+    for i, term in enumerate(design.terms):
+        alone = optimize_theta(model_matrices(f"diameter ~ 1 + {term.name}", frame), True)
+        np.testing.assert_allclose(start[i], alone.theta[0], atol=5e-3)   # to about 1e-3
+    assert evaluations > 0
+
+
+def test_the_search_begins_where_the_deviance_is_lower():
+    penicillin = model_matrices("diameter ~ 1 + (1 | plate) + (1 | sample)",
+                                data.load_penicillin())
+    few = _few_levels_design()
+    chosen = {}
+    for name, design in [("penicillin", penicillin), ("few", few)]:
+        separate, _ = separate_start(design, True)
+        ones = theta_start(design.terms)
+        start, _ = starting_point(design, True, "separate")
+        d = [blocked_deviance(t, design, True) for t in (ones, separate)]
+        np.testing.assert_array_equal(start, ones if d[0] <= d[1] else separate)
+        chosen[name] = "ones" if d[0] <= d[1] else "separate"
+    assert chosen == {"penicillin": "ones", "few": "separate"}     # both branches are used
+    np.testing.assert_array_equal(starting_point(few, True, "lme4")[0], [1.0, 1.0])
+
+
+def test_both_starts_reach_the_same_optimum():
+    for design in [_few_levels_design(),
+                   model_matrices("strength ~ 1 + (1 | sample) + (1 | batch)",
+                                  data.load_pastes())]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SingularFitWarning)
+            default = optimize_theta(design, True)
+            lme4_start = optimize_theta(design, True, start="lme4")
+        assert default.converged and lme4_start.converged
+        np.testing.assert_allclose(default.deviance, lme4_start.deviance, atol=1e-6)
+        np.testing.assert_allclose(default.theta, lme4_start.theta, atol=1e-3)
+        np.testing.assert_array_equal(lme4_start.start, theta_start(design.terms))
+        assert lme4_start.n_start_evaluations == 0 < default.n_start_evaluations
+
+
+def test_an_unknown_start_is_refused_by_name():
+    design, reml = _loblolly(True)
+    with pytest.raises(ValueError, match="'zeros'"):
+        optimize_theta(design, reml, start="zeros")
