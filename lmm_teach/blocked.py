@@ -332,9 +332,26 @@ def stack_matmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return sum(A[..., :, c, None] * B[..., None, c, :] for c in range(A.shape[-1]))
 
 
+def times_each(M: np.ndarray, B: np.ndarray) -> np.ndarray:
+    r""":math:`M B_j` for every block of a stack ``B`` :math:`(J, k, m)`, with one matrix
+    :math:`M`: the blocks side by side, :math:`M [B_1 \cdots B_J]`, as one matrix product.
+    Chapter 15."""
+    J, k, m = B.shape
+    side_by_side = B.transpose(1, 0, 2).reshape(k, J * m)
+    return (M @ side_by_side).reshape(M.shape[0], J, m).transpose(1, 0, 2)
+
+
+def each_times(B: np.ndarray, M: np.ndarray) -> np.ndarray:
+    r""":math:`B_j M` for every block of a stack ``B`` :math:`(J, k, m)`: the blocks stacked
+    on top of each other, times :math:`M`, as one matrix product. Chapter 15."""
+    J, k, m = B.shape
+    return (B.reshape(J * k, m) @ M).reshape(J, k, M.shape[1])
+
+
 def congruence(T: np.ndarray, D: np.ndarray) -> np.ndarray:
-    r""":math:`T^\top D_j T` for every block of a stack :math:`(J, k, k)`. Chapter 15."""
-    return stack_matmul(T.T, stack_matmul(D, T))
+    r""":math:`T^\top D_j T` for every block of a stack :math:`(J, k, k)`, as two matrix
+    products (:func:`each_times`, :func:`times_each`). Chapter 15."""
+    return times_each(T.T, each_times(D, T))
 
 
 @dataclass(frozen=True)
@@ -497,7 +514,7 @@ def blocked_factor(theta: ArrayLike, gram: GramBlocks) -> BlockedFactor:
     first = theta_slices(terms)[0]
     T_1 = term_factor(theta[first], terms[0].k)
     L_11 = batched_cholesky(congruence(T_1, gram.Z1tZ1) + np.eye(terms[0].k))
-    R_1 = batched_forward(L_11, stack_matmul(T_1.T, gram.Z1tXy))
+    R_1 = batched_forward(L_11, times_each(T_1.T, gram.Z1tXy))
     if len(terms) == 1:                                        # no Schur complement: no K
         return BlockedFactor(theta, L_11, None, np.zeros((0, 0)), R_1, gram.Z2mtXy,
                              factor_Xy(R_1, gram.Z2mtXy, gram.XytXy), NO_LATER_TERMS)

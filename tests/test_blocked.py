@@ -25,6 +25,8 @@ from lmm_teach.blocked import (
     batched_cholesky,
     batched_forward,
     blocked_deviance,
+    congruence,
+    each_times,
     blocked_factor,
     dense_L,
     level_cross_sums,
@@ -33,6 +35,7 @@ from lmm_teach.blocked import (
     solve_blocked,
     stack_matmul,
     term_gram,
+    times_each,
 )
 from lmm_teach.design import model_matrices
 from lmm_teach.optimizer import optimize_theta
@@ -188,6 +191,11 @@ def test_batched_steps_equal_numpy_one_level_at_a_time():
     np.testing.assert_allclose(batched_forward(L, B), np.linalg.solve(L, B), atol=1e-10)
     np.testing.assert_allclose(batched_backward(L, B), np.linalg.solve(L.swapaxes(1, 2), B),
                                atol=1e-10)
+    T = np.tril(rng.normal(size=(3, 3)))
+    np.testing.assert_allclose(times_each(T.T, B), T.T @ B, atol=1e-12)
+    np.testing.assert_allclose(each_times(B.swapaxes(1, 2), T), B.swapaxes(1, 2) @ T,
+                               atol=1e-12)
+    np.testing.assert_allclose(congruence(T, M), T.T @ M @ T, atol=1e-10)
 
 
 def test_level_cross_sums_are_sums_over_each_level():
