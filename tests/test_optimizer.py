@@ -225,7 +225,7 @@ def test_gradient_check_skips_the_hessian_when_the_gradient_passes():
     assert found.converged and found.n_evaluations > check.n_evaluations
 
 
-def test_the_search_stops_on_lme4s_rules_and_the_closer_look_on_the_step_alone():
+def test_the_search_stops_on_steps_or_changes_and_the_closer_look_on_steps_alone():
     from lmm_teach.optimizer import run_bobyqa
 
     design = _steep_one_term_design()
