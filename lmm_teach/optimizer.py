@@ -50,6 +50,7 @@ POLISH_RADII = (1e-3, 1e-8)  # a restart from where the gradient check failed: a
 BOBYQA_TOLERANCE = 1e-8      # lme4's nloptwrap xtol_abs: steps in theta below this stop BOBYQA
 BOBYQA_FTOL = 1e-10          # so do changes of the deviance below this (lme4's ftol_abs is 1e-8)
 SEPARATE_TOLERANCE = 1e-2    # the fits of each term alone, for a start, need about two digits
+SEPARATE_MIN_COLUMNS = 100   # ... and pay when the later terms' dense block has this many columns
 POLISH_STEP = 1e-3           # BOBYQA's first step when it restarts for a closer look
 IMPROVEMENT = 1e-8           # a restart must lower the deviance by more than this
 MAX_RESTART_ROUNDS = 3
@@ -376,14 +377,18 @@ def starting_point(design: Design, reml: bool, start: str, engine: str = "fast"
                    ) -> tuple[np.ndarray, int]:
     r"""Where the search begins, and the evaluations spent finding it. ``"lme4"``:
     :math:`T_i = I`. ``"separate"``: of :math:`T_i = I` and the :func:`separate_start`, the
-    one where the deviance is lower (with one term, :math:`T_i = I`). With a factor of few
-    levels, where the deviance is flat, :math:`T_i = I` can be far out, and the search then
-    spends most of its evaluations creeping back (InstEval's 14 departments). Chapter 15.
+    one where the deviance is lower. With a factor of few levels, where the deviance is flat,
+    :math:`T_i = I` can be far out, and the search then spends most of its evaluations
+    creeping back (InstEval's 14 departments). The separate fits cost about as much as the
+    per-level part of an evaluation, so they are made only when the terms after the first
+    have at least ``SEPARATE_MIN_COLUMNS`` random effects, whose dense block then dominates
+    an evaluation; otherwise, and with one term, the start is :math:`T_i = I`. Chapter 15.
     """
     if start not in STARTS:
         raise ValueError(f"start must be one of {list(STARTS)}, not {start!r}")
     ones = theta_start(design.terms)
-    if start == "lme4" or len(design.terms) == 1:
+    q_2m = sum(len(term.levels) * term.k for term in design.terms[1:])
+    if start == "lme4" or q_2m < SEPARATE_MIN_COLUMNS:
         return ones, 0
     separate, evaluations = separate_start(design, reml)
     deviance = deviance_function(engine)
@@ -398,8 +403,9 @@ def optimize_theta(design: Design, reml: bool, max_evaluations: int | None = Non
 
     1. the local optimizer (``"bobyqa"``, NLopt's BOBYQA as in lme4, or ``"cobyqa"``, scipy's)
        from the :func:`starting_point`: :math:`T_i = I` (lme4's, ``start="lme4"``) or, by
-       default (``start="separate"``), that or the fits of each term alone, whichever has the
-       lower deviance (chapter 15);
+       default (``start="separate"``) when the terms after the first have 100 or more random
+       effects, that or the fits of each term alone, whichever has the lower deviance
+       (chapter 15);
     2. restarts from the :func:`column_flips` of where it stopped, and from that point itself
        with small first steps when the gradient check fails; the best point is kept, for up to
        three rounds;
