@@ -4,9 +4,10 @@ lme4's ``optimizeLmer`` and ``checkConv``).
 The deviance is a smooth function of :math:`\theta` with simple bounds: the diagonal of each
 :math:`T_i` is at least 0. A bounded, derivative-free optimizer fits the problem. lme4 uses
 Powell's BOBYQA through NLopt, and so does ``optimize_theta`` by default (``optimizer="bobyqa"``,
-stopping on lme4's ``xtol_abs`` and a finer ``ftol_abs``); ``optimizer="cobyqa"`` runs COBYQA (Ragonneau & Zhang), which
-scipy ships: Powell's methods carried on, with quadratic models like BOBYQA's, but written in
-Python, so on a small model each of its steps costs more than an evaluation of the deviance.
+stopping on lme4's ``xtol_abs`` and a finer ``ftol_abs``); ``optimizer="cobyqa"`` runs
+COBYQA (Ragonneau & Zhang), which scipy ships: Powell's methods carried on, with quadratic
+models like BOBYQA's, but written in Python, so on a small model each of its steps costs more
+than an evaluation of the deviance.
 Because :math:`\theta_i = 0` is allowed, a zero variance is a point the optimizer can reach.
 
 One run of any local optimizer can stop at a corner of the boundary that is not a minimum: a
@@ -74,7 +75,8 @@ class ThetaOptimum:
     message: str
     n_evaluations: int
     gradient: np.ndarray                 # central differences, h = 1e-6
-    scaled_gradient: np.ndarray | None   # R^-1 g, H = R'R (None: not needed, or H not pos. def.)
+    scaled_gradient: np.ndarray | None   # U^-1 g, with U'U the Hessian (None: not needed, or
+                                         # the Hessian is not positive definite)
     start: np.ndarray | None = None      # where the search began
     n_start_evaluations: int = 0         # cheap evaluations spent finding it (separate_start)
 
@@ -286,13 +288,13 @@ def deviance_hessian(theta: np.ndarray, design: Design, reml: bool, value: float
 
     .. math::
 
-        H_{ii} = \frac{d_i^+ - 2 d(\theta) + d(\theta - h e_i)}{h^2}, \qquad
-        H_{ij} = \frac{d(\theta + h e_i + h e_j) - d_i^+ - d_j^+ + d(\theta)}{h^2}.
+        (\nabla^2 d)_{ii} = \frac{d_i^+ - 2 d(\theta) + d(\theta - h e_i)}{h^2}, \qquad
+        (\nabla^2 d)_{ij} = \frac{d(\theta + h e_i + h e_j) - d_i^+ - d_j^+ + d(\theta)}{h^2}.
 
-    lme4's ``deriv12`` uses the same step and a central four-point form for :math:`H_{ij}`;
+    lme4's ``deriv12`` uses the same step and a central four-point form off the diagonal;
     the forward one here costs :math:`p(p-1)/2` evaluations instead of :math:`2p(p-1)`, and
-    the check needs only the scale of :math:`H`. Steps below a zero diagonal entry are fine,
-    as in :func:`deviance_gradient`. Chapter 13.
+    the check needs only the scale of :math:`\nabla^2 d`. Steps below a zero diagonal entry
+    are fine, as in :func:`deviance_gradient`. Chapter 13.
     """
     deviance, steps = deviance_function(engine), step * np.eye(theta.size)
     up = np.array([deviance(theta + e, design, reml) for e in steps])
@@ -310,23 +312,25 @@ def hessian_evaluations(p: int) -> int:
 
 
 def scaled_gradient(gradient: np.ndarray, hessian: np.ndarray) -> np.ndarray | None:
-    r"""lme4's scaled gradient :math:`R^{-1} g`, with :math:`H = R^\top R` (``solve(chol(H),
-    g)`` in ``checkConv``); None where :math:`H` is not positive definite. With one
-    :math:`\theta` it is :math:`g/\sqrt{H}`, whose square is twice the decrease of the
+    r"""lme4's scaled gradient :math:`U^{-1} g`, with :math:`\nabla^2 d = U^\top U` the Hessian
+    and :math:`U` upper triangular (``solve(chol(Hessian), gradient)`` in ``checkConv``); None
+    where the Hessian is not positive definite. With one :math:`\theta` it is
+    :math:`g/\sqrt{d''}`, whose square is twice the decrease of the
     deviance a Newton step would still bring. Chapter 13.
     """
     try:
-        R = linalg.cholesky(hessian, lower=False)
+        U = linalg.cholesky(hessian, lower=False)
     except linalg.LinAlgError:
         return None
-    return linalg.solve_triangular(R, gradient, lower=False)
+    return linalg.solve_triangular(U, gradient, lower=False)
 
 
 @dataclass(frozen=True)
 class GradientCheck:
     r"""lme4's ``checkConv`` at a point: the gradient, the scaled gradient (None where it
-    was not needed or the Hessian is not positive definite), and the criterion :math:`\max_i \min(|g_i|,
-    |(R^{-1}g)_i|)`, which passes at :math:`2\times 10^{-3}`. Chapter 13."""
+    was not needed or the Hessian is not positive definite), and the criterion
+    :math:`\max_i \min(|g_i|, |(U^{-1}g)_i|)`, which passes at :math:`2\times 10^{-3}`.
+    Chapter 13."""
 
     theta: np.ndarray
     gradient: np.ndarray
@@ -344,7 +348,7 @@ def gradient_check(theta: np.ndarray, design: Design, reml: bool, value: float,
     r"""The convergence check of lme4's ``checkConv`` at :math:`\theta`, where the deviance
     is ``value``: the :func:`deviance_gradient` :math:`g`, and, only if some
     :math:`|g_i| > 2\times 10^{-3}`, the :func:`deviance_hessian` and the largest
-    :math:`\min(|g_i|, |(R^{-1}g)_i|)` (:func:`scaled_gradient`). On large data sets the
+    :math:`\min(|g_i|, |(U^{-1}g)_i|)` (:func:`scaled_gradient`). On large data sets the
     deviance is steep: a point within :math:`10^{-8}` of the optimum can have :math:`|g_i|`
     above the tolerance, and the scaled gradient measures what is left to gain. Chapter 13.
     """
@@ -410,7 +414,7 @@ def optimize_theta(design: Design, reml: bool, max_evaluations: int | None = Non
        with small first steps when the gradient check fails; the best point is kept, for up to
        three rounds;
     3. the check, lme4's ``checkConv`` (:func:`gradient_check`): every
-       :math:`\min(|g_i|, |(R^{-1}g)_i|) \le 2\times 10^{-3}`. ``converged`` is True only if
+       :math:`\min(|g_i|, |(U^{-1}g)_i|) \le 2\times 10^{-3}`. ``converged`` is True only if
        the optimizer stopped on its own (not at ``max_evaluations``) and the check passes;
        otherwise a ConvergenceWarning.
 

@@ -195,8 +195,8 @@ def test_hessian_matches_central_four_point_differences():
 def test_scaled_gradient_solves_with_the_upper_cholesky_factor():
     H = np.array([[4.0, 1.0], [1.0, 3.0]])
     g = np.array([1.0, -2.0])
-    R = np.linalg.cholesky(H).T                         # H = R'R, R upper triangular
-    np.testing.assert_allclose(R @ scaled_gradient(g, H), g)
+    U = np.linalg.cholesky(H).T                         # H = U'U, U upper triangular
+    np.testing.assert_allclose(U @ scaled_gradient(g, H), g)
     np.testing.assert_allclose(scaled_gradient(np.array([3.0]), np.array([[9.0]])), [1.0])
     assert scaled_gradient(g, np.array([[1.0, 2.0], [2.0, 1.0]])) is None   # not pos. def.
 
