@@ -52,6 +52,7 @@ BOBYQA_TOLERANCE = 1e-8      # lme4's nloptwrap xtol_abs: steps in theta below t
 BOBYQA_FTOL = 1e-10          # so do changes of the deviance below this (lme4's ftol_abs is 1e-8)
 SEPARATE_TOLERANCE = 1e-2    # the fits of each term alone, for a start, need about two digits
 SEPARATE_MIN_COLUMNS = 100   # ... and pay when the later terms' dense block has this many columns
+SEPARATE_STEP = 0.05         # from the separate start, which is near, BOBYQA's first steps
 POLISH_STEP = 1e-3           # BOBYQA's first step when it restarts for a closer look
 IMPROVEMENT = 1e-8           # a restart must lower the deviance by more than this
 MAX_RESTART_ROUNDS = 3
@@ -192,22 +193,22 @@ def minimize_bobyqa(deviance: Callable[[np.ndarray], float], start: np.ndarray,
 
 
 def run_bobyqa(design: Design, reml: bool, start: np.ndarray, max_evaluations: int | None = None,
-               initial_step: float | None = None, engine: str = "fast"
+               initial_step: float | None = None, engine: str = "fast", polish: bool = False
                ) -> optimize.OptimizeResult:
     r""":func:`minimize_bobyqa` on the profiled deviance, within the bounds of
     :func:`~lmm_teach.pls.theta_lower`. It stops when its steps in :math:`\theta` are below
     :math:`10^{-8}` (lme4's ``xtol_abs``) or the deviance changes by less than
     :math:`10^{-10}` between steps. lme4's ``ftol_abs`` is :math:`10^{-8}`; on sleepstudy's
     models that rule stops BOBYQA about :math:`10^{-9}` above the minimum, with the 4th digit
-    of a correlation not yet settled, so the rule here is 100 times finer. A run with an
-    ``initial_step`` is a closer look from where the gradient check failed, and stops on the
-    steps alone. Chapter 13.
+    of a correlation not yet settled, so the rule here is 100 times finer. ``initial_step`` is
+    the size of the first steps (None: NLopt's choice, as in lme4). A ``polish`` run is a
+    closer look from where the gradient check failed, and stops on the steps alone.
+    Chapter 13.
     """
     deviance = deviance_function(engine)
     return minimize_bobyqa(lambda theta: deviance(theta, design, reml), start,
                            theta_lower(design.terms), BOBYQA_TOLERANCE,
-                           BOBYQA_FTOL if initial_step is None else None, initial_step,
-                           max_evaluations)
+                           None if polish else BOBYQA_FTOL, initial_step, max_evaluations)
 
 
 def separate_start(design: Design, reml: bool) -> tuple[np.ndarray, int]:
@@ -233,14 +234,16 @@ LOCAL_OPTIMIZERS = ("bobyqa", "cobyqa")
 
 
 def run_local(optimizer: str, design: Design, reml: bool, start: np.ndarray,
-              max_evaluations: int | None, polish: bool, engine: str) -> optimize.OptimizeResult:
-    """One run of the chosen local optimizer: a search from ``start``, or, with ``polish``, a
-    closer look with small first steps. Chapter 13."""
+              max_evaluations: int | None, polish: bool, engine: str,
+              first_step: float | None = None) -> optimize.OptimizeResult:
+    """One run of the chosen local optimizer: a search from ``start`` (its first steps of size
+    ``first_step``; None: the optimizer's default), or, with ``polish``, a closer look with
+    small first steps. Chapter 13."""
     if optimizer == "cobyqa":
-        radii = POLISH_RADII if polish else SEARCH_RADII
+        radii = POLISH_RADII if polish else (first_step or SEARCH_RADII[0], SEARCH_RADII[1])
         return run_cobyqa(design, reml, start, max_evaluations, radii, engine)
-    return run_bobyqa(design, reml, start, max_evaluations, POLISH_STEP if polish else None,
-                      engine)
+    step = POLISH_STEP if polish else first_step
+    return run_bobyqa(design, reml, start, max_evaluations, step, engine, polish)
 
 
 def column_flips(theta: np.ndarray, terms: tuple[TermDesign, ...],
@@ -408,8 +411,8 @@ def optimize_theta(design: Design, reml: bool, max_evaluations: int | None = Non
     1. the local optimizer (``"bobyqa"``, NLopt's BOBYQA as in lme4, or ``"cobyqa"``, scipy's)
        from the :func:`starting_point`: :math:`T_i = I` (lme4's, ``start="lme4"``) or, by
        default (``start="separate"``) when the terms after the first have 100 or more random
-       effects, that or the fits of each term alone, whichever has the lower deviance
-       (chapter 15);
+       effects, that or the fits of each term alone, whichever has the lower deviance; from
+       the latter, which is near, the first steps are 0.05 (chapter 15);
     2. restarts from the :func:`column_flips` of where it stopped, and from that point itself
        with small first steps when the gradient check fails; the best point is kept, for up to
        three rounds;
@@ -426,7 +429,9 @@ def optimize_theta(design: Design, reml: bool, max_evaluations: int | None = Non
     if optimizer not in LOCAL_OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {list(LOCAL_OPTIMIZERS)}, not {optimizer!r}")
     theta_0, start_evaluations = starting_point(design, reml, start, engine)
-    best = run_local(optimizer, design, reml, theta_0, max_evaluations, False, engine)
+    near = not np.array_equal(theta_0, theta_start(design.terms))   # the separate start
+    best = run_local(optimizer, design, reml, theta_0, max_evaluations, False, engine,
+                     SEPARATE_STEP if near else None)
     evaluations, check = int(best.nfev), None
     for _ in range(MAX_RESTART_ROUNDS if best.success else 0):
         check = gradient_check(best.x, design, reml, best.fun, engine)

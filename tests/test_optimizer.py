@@ -230,7 +230,7 @@ def test_the_search_stops_on_steps_or_changes_and_the_closer_look_on_steps_alone
 
     design = _steep_one_term_design()
     search = run_bobyqa(design, True, theta_start(design.terms))
-    closer = run_bobyqa(design, True, search.x, initial_step=1e-3)
+    closer = run_bobyqa(design, True, search.x, initial_step=1e-3, polish=True)
     assert search.message.endswith(("code 3", "code 4"))    # FTOL_REACHED or XTOL_REACHED
     assert not closer.message.endswith("code 3")             # never FTOL_REACHED
     assert closer.fun <= search.fun + 1e-8
