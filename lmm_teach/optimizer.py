@@ -4,7 +4,7 @@ lme4's ``optimizeLmer`` and ``checkConv``).
 The deviance is a smooth function of :math:`\theta` with simple bounds: the diagonal of each
 :math:`T_i` is at least 0. A bounded, derivative-free optimizer fits the problem. lme4 uses
 Powell's BOBYQA through NLopt, and so does ``optimize_theta`` by default (``optimizer="bobyqa"``,
-stopping on lme4's ``xtol_abs`` and a finer ``ftol_abs``); ``optimizer="cobyqa"`` runs
+stopping on lme4's ``xtol_abs`` and ``ftol_abs``); ``optimizer="cobyqa"`` runs
 COBYQA (Ragonneau & Zhang), which scipy ships: Powell's methods carried on, with quadratic
 models like BOBYQA's, but written in Python, so on a small model each of its steps costs more
 than an evaluation of the deviance.
@@ -49,7 +49,7 @@ HESSIAN_STEP = 1e-4          # lme4's deriv12(delta = 1e-4): second differences 
 SEARCH_RADII = (1.0, 1e-6)   # COBYQA's first and last trust-region radius (scipy's defaults)
 POLISH_RADII = (1e-3, 1e-8)  # a restart from where the gradient check failed: a closer look
 BOBYQA_TOLERANCE = 1e-8      # lme4's nloptwrap xtol_abs: steps in theta below this stop BOBYQA
-BOBYQA_FTOL = 1e-10          # so do changes of the deviance below this (lme4's ftol_abs is 1e-8)
+BOBYQA_FTOL = 1e-8           # lme4's ftol_abs: so do changes of the deviance below this
 SEPARATE_TOLERANCE = 1e-2    # the fits of each term alone, for a start, need about two digits
 SEPARATE_MIN_COLUMNS = 100   # ... and pay when the later terms' dense block has this many columns
 SEPARATE_STEP = 0.05         # from the separate start, which is near, BOBYQA's first steps
@@ -196,14 +196,11 @@ def run_bobyqa(design: Design, reml: bool, start: np.ndarray, max_evaluations: i
                initial_step: float | None = None, engine: str = "fast", polish: bool = False
                ) -> optimize.OptimizeResult:
     r""":func:`minimize_bobyqa` on the profiled deviance, within the bounds of
-    :func:`~lmm_teach.pls.theta_lower`. It stops when its steps in :math:`\theta` are below
-    :math:`10^{-8}` (lme4's ``xtol_abs``) or the deviance changes by less than
-    :math:`10^{-10}` between steps. lme4's ``ftol_abs`` is :math:`10^{-8}`; on sleepstudy's
-    models that rule stops BOBYQA about :math:`10^{-9}` above the minimum, with the 4th digit
-    of a correlation not yet settled, so the rule here is 100 times finer. ``initial_step`` is
-    the size of the first steps (None: NLopt's choice, as in lme4). A ``polish`` run is a
-    closer look from where the gradient check failed, and stops on the steps alone.
-    Chapter 13.
+    :func:`~lmm_teach.pls.theta_lower`, with lme4's stopping rules: its steps in
+    :math:`\theta` are below :math:`10^{-8}` (``xtol_abs``) or the deviance changes by less
+    than :math:`10^{-8}` between steps (``ftol_abs``). ``initial_step`` is the size of the
+    first steps (None: NLopt's choice, as in lme4). A ``polish`` run is a closer look from
+    where the gradient check failed, and stops on the steps alone. Chapter 13.
     """
     deviance = deviance_function(engine)
     return minimize_bobyqa(lambda theta: deviance(theta, design, reml), start,
