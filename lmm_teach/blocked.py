@@ -307,10 +307,14 @@ def batched_cholesky(M: np.ndarray) -> np.ndarray:
 def batched_forward(L: np.ndarray, B: np.ndarray) -> np.ndarray:
     r"""Solve :math:`L_j X_j = B_j` for every level :math:`j` at once (forward substitution,
     row by row): ``L`` is :math:`(J, k, k)` lower triangular, ``B`` is :math:`(J, k, m)`.
-    Chapter 15."""
+    Row :math:`r` of :math:`X` is :math:`(B_r - \sum_{c<r} L_{rc} X_c) / L_{rr}`, each term a
+    vector operation over the :math:`J` levels. Chapter 15."""
     X = np.empty(np.broadcast_shapes(B.shape, L.shape[:2] + B.shape[2:]))
     for r in range(L.shape[1]):
-        X[:, r] = (B[:, r] - np.sum(L[:, r, :r, None] * X[:, :r], axis=1)) / L[:, r, r, None]
+        row = B[:, r]
+        for c in range(r):
+            row = row - L[:, r, c, None] * X[:, c]
+        X[:, r] = row / L[:, r, r, None]
     return X
 
 
@@ -329,7 +333,10 @@ def stack_matmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     matrix, used for every :math:`j`), as a sum of :math:`k` outer products,
     :math:`\sum_c A_{:,c} B_{c,:}`, each computed for all levels at once. Chapter 15.
     """
-    return sum(A[..., :, c, None] * B[..., None, c, :] for c in range(A.shape[-1]))
+    product = A[..., :, 0, None] * B[..., None, 0, :]
+    for c in range(1, A.shape[-1]):
+        product += A[..., :, c, None] * B[..., None, c, :]
+    return product
 
 
 def times_each(M: np.ndarray, B: np.ndarray) -> np.ndarray:

@@ -210,7 +210,7 @@ def run_bobyqa(design: Design, reml: bool, start: np.ndarray, max_evaluations: i
 
 def separate_start(design: Design, reml: bool) -> tuple[np.ndarray, int]:
     r"""Each term fitted alone, with the same :math:`X`, from lme4's :math:`T_i = I` to
-    :math:`10^{-3}` (``SEPARATE_TOLERANCE``); the thetas side by side. A term alone has a
+    about :math:`10^{-2}` (``SEPARATE_TOLERANCE``); the thetas side by side. A term alone has a
     block-diagonal :math:`L`, so its fit costs a fraction of one evaluation of the whole model's
     deviance (:func:`lmm_teach.blocked.term_gram`). Alone, a term takes up some of the others'
     variance, so this is a start, not an estimate. Returns it and the number of (cheap)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import lmm_teach
 from lmm_teach import data
 from lmm_teach.blocked import blocked_deviance
 from lmm_teach.design import model_matrices
@@ -313,3 +314,20 @@ def test_an_unknown_start_is_refused_by_name():
     design, reml = _loblolly(True)
     with pytest.raises(ValueError, match="'zeros'"):
         optimize_theta(design, reml, start="zeros")
+    with pytest.raises(ValueError, match="'zeros'"):
+        lmm_teach.fit("diameter ~ 1 + (1 | plate)", data.load_penicillin(), start="zeros")
+
+
+def test_fit_passes_the_start_on():
+    from unittest import mock
+
+    import lmm_teach.lmer
+
+    frame = data.load_penicillin()
+    with mock.patch.object(lmm_teach.lmer, "optimize_theta", wraps=optimize_theta) as spy:
+        default = lmm_teach.fit("diameter ~ 1 + (1 | plate) + (1 | sample)", frame)
+        assert spy.call_args.kwargs["start"] == "separate"
+        lme4_start = lmm_teach.fit("diameter ~ 1 + (1 | plate) + (1 | sample)", frame,
+                                   start="lme4")
+        assert spy.call_args.kwargs["start"] == "lme4"
+    np.testing.assert_allclose(default.deviance, lme4_start.deviance, atol=1e-6)
