@@ -34,6 +34,7 @@ lme4's ``predModule`` and MixedModels.jl's blocked ``L``, written for reading.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -41,6 +42,9 @@ from numpy.typing import ArrayLike
 from scipy import linalg, sparse
 
 from lmm_teach.pls import Lambda, deviance_from_parts, term_factor, theta_slices, theta_size
+
+# Lambda_{2:m}: the vector of its diagonal, or the pairs (J_i, T_i) of the later terms
+LaterLambda = np.ndarray | tuple[tuple[int, np.ndarray], ...]
 
 if TYPE_CHECKING:
     from lmm_teach.design import Design
@@ -81,6 +85,12 @@ class GramBlocks:
     sum_log_w: float                        # sum of log w_i (0 without weights)
     pairs: DowndatePairs | None = None      # for schur_downdate_pairs, when chosen
     Z2mtZ1_dense: np.ndarray | None = None  # for schur_downdate_dense, when chosen
+
+    @cached_property
+    def dense(self) -> DenseGram | None:
+        """The same cross-products as two dense blocks, when the model has at most
+        ``SMALL_Q`` random effects (:func:`dense_gram`); None otherwise."""
+        return dense_gram(self) if sum(t.J * t.k for t in self.terms) <= SMALL_Q else None
 
 
 @dataclass(frozen=True)
@@ -379,7 +389,7 @@ class BlockedFactor:
     R_1: np.ndarray             # (J_1, k_1, p + 1): L_11^-1 Lambda_1' Z_1' [X y]
     R_2: np.ndarray             # (q_2m, p + 1): the same rows for Z_2:m
     R_Xy: np.ndarray
-    Lambda_2m: np.ndarray | sparse.spmatrix   # Lambda of terms 2..m (its diagonal if diagonal)
+    Lambda_2m: LaterLambda   # Lambda of terms 2..m: its diagonal, or (J_i, T_i) by term
 
 
 NO_LATER_TERMS = np.zeros(0)   # the diagonal of Lambda_{2:m} of a model with one term: empty
@@ -436,7 +446,7 @@ def schur_downdate_fast(H: np.ndarray, gram: GramBlocks, lower_only: bool = Fals
 
 
 def factor_L22(theta_2m: np.ndarray, gram: GramBlocks, H: np.ndarray
-               ) -> tuple[np.ndarray, sparse.spmatrix]:
+               ) -> tuple[np.ndarray, LaterLambda]:
     r""":math:`L_{22}` from the Schur complement, with :math:`H = \Lambda_1 (L_{11}
     L_{11}^\top)^{-1} \Lambda_1^\top` block diagonal:
 
@@ -446,17 +456,18 @@ def factor_L22(theta_2m: np.ndarray, gram: GramBlocks, H: np.ndarray
             - Z_{2:m}^\top Z_1 H Z_1^\top Z_{2:m}\right) \Lambda_{2:m} + I_{q_{2:m}}
             \quad (= A_{22} - L_{21} L_{21}^\top).
 
-    Also returns :math:`\Lambda_{2:m}`: a sparse matrix, or, when every later term is a scalar
-    one and :math:`\Lambda_{2:m}` is diagonal, the vector of its diagonal
-    (:func:`Lambda_2m_times`). Chapter 15.
+    Also returns :math:`\Lambda_{2:m}`: the vector of its diagonal when every later term is a
+    scalar one, otherwise the pairs :math:`(J_i, T_i)` of the later terms
+    (:func:`Lambda_2m_times`); no sparse matrix is made at each evaluation. Chapter 15.
     """
     later = gram.terms[1:]
     if all(term.k == 1 for term in later):               # Lambda_{2:m} is diagonal
         Lambda_2m = np.repeat(theta_2m, [term.J for term in later])
         return cholesky_lower(scaled_schur_complement(gram, H, Lambda_2m)), Lambda_2m
-    Lambda_2m = Lambda(theta_2m, later)
+    Lambda_2m = tuple((term.J, term_factor(theta_2m[piece], term.k))
+                      for term, piece in zip(later, theta_slices(later)))
     S = gram.Z2mtZ2m - schur_downdate_fast(H, gram)
-    A_22 = Lambda_2m.T @ (Lambda_2m.T @ S).T
+    A_22 = Lambda_2m_times(Lambda_2m, Lambda_2m_times(Lambda_2m, S, True).T, True)
     A_22[np.diag_indices_from(A_22)] += 1.0
     return linalg.cholesky(A_22, lower=True, check_finite=False, overwrite_a=True), Lambda_2m
 
@@ -482,14 +493,29 @@ def cholesky_lower(A: np.ndarray) -> np.ndarray:
     return linalg.cholesky(A.T, lower=False, check_finite=False, overwrite_a=True).T
 
 
-def Lambda_2m_times(Lambda_2m: np.ndarray | sparse.spmatrix, M: np.ndarray,
-                    transpose: bool = False) -> np.ndarray:
-    r""":math:`\Lambda_{2:m} M`, or :math:`\Lambda_{2:m}^\top M` with ``transpose``;
-    ``Lambda_2m`` is a sparse matrix or, when diagonal, the vector of its diagonal (a row
-    scaling, with no sparse product at every evaluation). Chapter 15."""
+def Lambda_2m_times(Lambda_2m: LaterLambda, M: np.ndarray, transpose: bool = False
+                    ) -> np.ndarray:
+    r""":math:`\Lambda_{2:m} M`, or :math:`\Lambda_{2:m}^\top M` with ``transpose``, with no
+    sparse product: ``Lambda_2m`` is the vector of the diagonal (a row scaling) or the pairs
+    :math:`(J_i, T_i)`, and each term's rows of :math:`M`, level by level, are multiplied by
+    :math:`T_i` (:func:`times_each`). Chapter 15."""
     if isinstance(Lambda_2m, np.ndarray):
         return Lambda_2m[:, None] * M if M.ndim == 2 else Lambda_2m * M
-    return (Lambda_2m.T if transpose else Lambda_2m) @ M
+    rows, pieces, start = M.reshape(M.shape[0], -1), [], 0
+    for J, T in Lambda_2m:
+        k = T.shape[0]
+        block = rows[start:start + J * k].reshape(J, k, -1)
+        pieces.append(times_each(T.T if transpose else T, block).reshape(J * k, -1))
+        start += J * k
+    return np.concatenate(pieces).reshape(M.shape)
+
+
+def sparse_Lambda_2m(Lambda_2m: LaterLambda) -> sparse.csr_matrix:
+    r""":math:`\Lambda_{2:m}` as a sparse matrix, for display and tests. Chapter 15."""
+    if isinstance(Lambda_2m, np.ndarray):
+        return sparse.diags(Lambda_2m, format="csr")
+    return sparse.block_diag([sparse.kron(sparse.identity(J), T) for J, T in Lambda_2m],
+                             format="csr")
 
 
 def factor_Xy(R_1: np.ndarray, R_2: np.ndarray, XytXy: np.ndarray) -> np.ndarray:
@@ -543,9 +569,7 @@ def L21(factor: BlockedFactor, gram: GramBlocks) -> sparse.csr_matrix:
     :math:`H`); it is formed here to show and test the factor. Chapter 15."""
     if factor.K is None:                                       # one term: L_21 is empty
         return gram.Z2mtZ1
-    Lambda_2m = factor.Lambda_2m
-    if isinstance(Lambda_2m, np.ndarray):
-        Lambda_2m = sparse.diags(Lambda_2m, format="csr")
+    Lambda_2m = sparse_Lambda_2m(factor.Lambda_2m)
     return (Lambda_2m.T @ gram.Z2mtZ1 @ block_diagonal(factor.K.swapaxes(1, 2))
             ).tocsr()
 
@@ -576,6 +600,64 @@ def log_det_L2_blocked(factor: BlockedFactor) -> float:
     return float(2 * (np.sum(np.log(diagonal_11)) + np.sum(np.log(np.diag(factor.L_22)))))
 
 
+SMALL_Q = 64   # up to this many random effects, one dense q x q factor costs less than blocks
+
+
+@dataclass(frozen=True)
+class DenseGram:
+    r""":math:`Z^\top Z` and :math:`Z^\top [X\ y]` as dense arrays, and where each
+    :math:`\theta` goes in :math:`\Lambda_\theta`: ``Lambda[rows, cols] = theta[index]``. For
+    models with few random effects, whose blocks are so small that the per-block steps cost
+    more in overhead than one dense factorization does in arithmetic. Chapter 15."""
+
+    ZtZ: np.ndarray     # (q, q)
+    ZtXy: np.ndarray    # (q, p + 1)
+    rows: np.ndarray
+    cols: np.ndarray
+    index: np.ndarray
+
+
+def dense_gram(gram: GramBlocks) -> DenseGram:
+    r"""The blocks of ``gram`` put together: :math:`Z^\top Z = \begin{bmatrix} Z_1^\top Z_1 &
+    Z_1^\top Z_{2:m} \\ Z_{2:m}^\top Z_1 & Z_{2:m}^\top Z_{2:m} \end{bmatrix}` and
+    :math:`Z^\top [X\ y]`, with the pattern of :math:`\Lambda_\theta` (chapter 10's
+    :func:`lmm_teach.pls.Lambda`, filled with the positions of the :math:`\theta`'s). Chapter 15.
+    """
+    m = gram.XytXy.shape[0]
+    Z1tZ2m = gram.Z2mtZ1.T.toarray()
+    ZtZ = np.block([[block_diagonal(gram.Z1tZ1).toarray(), Z1tZ2m],
+                    [Z1tZ2m.T, gram.Z2mtZ2m]])
+    size = sum(theta_size(t.k) for t in gram.terms)
+    pattern = sparse.csr_matrix(Lambda(np.arange(1.0, size + 1), gram.terms))
+    pattern.eliminate_zeros()                     # T_i's upper triangle: no theta there
+    pattern = pattern.tocoo()
+    return DenseGram(ZtZ, np.concatenate([gram.Z1tXy.reshape(-1, m), gram.Z2mtXy]),
+                     pattern.row, pattern.col, pattern.data.astype(int) - 1)
+
+
+def deviance_from_dense(theta: ArrayLike, gram: GramBlocks, reml: bool) -> float:
+    r"""The deviance of :func:`deviance_from_gram` by chapter 10's steps on the dense
+    :math:`Z^\top Z` (:class:`DenseGram`): :math:`L_\theta L_\theta^\top = \Lambda_\theta^\top
+    Z^\top Z \Lambda_\theta + I`, :math:`L_\theta R_{ZXy} = \Lambda_\theta^\top Z^\top [X\ y]`,
+    :math:`R_{Xy}^\top R_{Xy} = [X\ y]^\top [X\ y] - R_{ZXy}^\top R_{ZXy}`. For models with at
+    most ``SMALL_Q`` random effects. Chapter 15; tests check it against both engines.
+    """
+    theta, dense = _checked_theta(theta, gram.terms), gram.dense
+    q = dense.ZtZ.shape[0]
+    Lambda_theta = np.zeros((q, q))
+    Lambda_theta[dense.rows, dense.cols] = theta[dense.index]
+    A = Lambda_theta.T @ dense.ZtZ @ Lambda_theta
+    A[np.diag_indices(q)] += 1.0
+    L = linalg.cholesky(A, lower=True, check_finite=False)
+    R_ZXy = linalg.solve_triangular(L, Lambda_theta.T @ dense.ZtXy, lower=True,
+                                    check_finite=False)
+    R_Xy = linalg.cholesky(gram.XytXy - R_ZXy.T @ R_ZXy, lower=False, check_finite=False)
+    p = R_Xy.shape[0] - 1
+    return deviance_from_parts(2 * float(np.sum(np.log(np.diag(L)))),
+                               2 * float(np.sum(np.log(np.abs(np.diag(R_Xy)[:p])))),
+                               R_Xy[p, p] ** 2, gram.n, p, reml, gram.sum_log_w)
+
+
 def deviance_from_gram(theta: ArrayLike, gram: GramBlocks, reml: bool) -> float:
     r"""The profiled deviance (ML) or REML criterion at :math:`\theta` from the Gram blocks.
 
@@ -587,8 +669,18 @@ def deviance_from_gram(theta: ArrayLike, gram: GramBlocks, reml: bool) -> float:
         d(\theta) = \log|L_\theta|^2 + n\left[1 + \log\frac{2\pi r^2(\theta)}{n}\right]
             - \sum_i \log w_i \quad (+ \log|R_X|^2,\ n - p \text{ for } n \text{ with REML}).
 
-    Nothing here has :math:`n` rows: the blocks may come from data read in pieces. Chapter 15.
+    Nothing here has :math:`n` rows: the blocks may come from data read in pieces. A model
+    with at most ``SMALL_Q`` random effects takes the dense route instead
+    (:func:`deviance_from_dense`), the same number in fewer steps. Chapter 15.
     """
+    if gram.dense is not None:
+        return deviance_from_dense(theta, gram, reml)
+    return deviance_from_blocks(theta, gram, reml)
+
+
+def deviance_from_blocks(theta: ArrayLike, gram: GramBlocks, reml: bool) -> float:
+    """:func:`deviance_from_gram` by the blocked factor (:func:`blocked_factor`), whatever
+    the number of random effects. Chapter 15."""
     factor = blocked_factor(theta, gram)
     p = factor.R_Xy.shape[0] - 1
     log_det_RX2 = 2 * float(np.sum(np.log(np.abs(np.diag(factor.R_Xy)[:p]))))

@@ -20,6 +20,9 @@ from scipy import sparse
 
 from lmm_teach import data, fit
 from lmm_teach.blocked import (
+    SMALL_Q,
+    deviance_from_blocks,
+    deviance_from_dense,
     deviance_from_gram,
     batched_backward,
     batched_cholesky,
@@ -83,8 +86,11 @@ def test_engines_agree_on_every_reference_model(name, formula, frame, weights, t
         reml = method == "REML"
         away = np.maximum(theta + rng.normal(scale=0.3, size=theta.size), theta_lower(design.terms))
         for point in (theta, away, theta_start(design.terms)):
-            np.testing.assert_allclose(blocked_deviance(point, design, reml),
-                                       profiled_deviance(point, design, reml), **AGREE)
+            readable = profiled_deviance(point, design, reml)
+            np.testing.assert_allclose(blocked_deviance(point, design, reml), readable, **AGREE)
+            # the blocked route too, where a small model takes the dense one by default
+            np.testing.assert_allclose(deviance_from_blocks(point, design.gram, reml), readable,
+                                       **AGREE)
 
 
 def _random_model(rng: np.random.Generator) -> tuple[str, pd.DataFrame, object]:
@@ -121,9 +127,11 @@ def test_engines_agree_on_random_models(seed):
     for _ in range(3):
         theta = _random_theta(design, rng)
         for reml in (False, True):
-            np.testing.assert_allclose(blocked_deviance(theta, design, reml),
-                                       profiled_deviance(theta, design, reml), **AGREE,
-                                       err_msg=f"{formula} at theta = {theta}")
+            readable = profiled_deviance(theta, design, reml)
+            for route in (blocked_deviance(theta, design, reml),
+                          deviance_from_blocks(theta, design.gram, reml)):
+                np.testing.assert_allclose(route, readable, **AGREE,
+                                           err_msg=f"{formula} at theta = {theta}")
         fast, readable = solve_blocked(theta, design), solve_pls(theta, design)
         np.testing.assert_allclose(fast.beta, readable.beta, rtol=1e-7, atol=1e-9)
         np.testing.assert_allclose(fast.b, readable.b, rtol=1e-7, atol=1e-9)
@@ -323,3 +331,14 @@ def test_a_later_scalar_term_alone_in_a_three_term_model():
         alone = model_matrices(f"strength ~ 1 + {term.name}", frame)
         np.testing.assert_allclose(deviance_from_gram([0.7], term_gram(design.gram, i), True),
                                    blocked_deviance([0.7], alone, True), **AGREE)
+
+
+def test_small_models_take_the_dense_route_and_large_ones_the_blocks(crossed):
+    design, theta = crossed                        # q = 48 + 12 = 60: small
+    assert sum(t.J * t.k for t in design.gram.terms) <= SMALL_Q and design.gram.dense
+    for reml in (False, True):
+        np.testing.assert_allclose(deviance_from_dense(theta, design.gram, reml),
+                                   deviance_from_blocks(theta, design.gram, reml), **AGREE)
+    large = model_matrices("y ~ 1 + (1 | g)", pd.DataFrame(
+        {"y": np.arange(200.0) % 7, "g": np.arange(200) % (SMALL_Q + 1)}))
+    assert large.gram.dense is None                 # SMALL_Q + 1 random effects: the blocks
