@@ -27,13 +27,16 @@ Part III, speed:
 - ``lmm_teach.blocked``: chapter 15, the fast engine: blocks of [Z X y]'[Z X y] made once, a
   blocked Cholesky factor vectorized over levels (``fit``'s default; ``engine="readable"`` runs
   chapter 10's dense steps)
+- ``lmm_teach.gradient``: chapter 15, the gradient of the deviance in closed form for small
+  models, which lets a quasi-Newton search (``optimizer="lbfgs"``) replace BOBYQA there
 """
 
 from lmm_teach import data, errata, henderson, inference, joint, laplace, ml, model
-from lmm_teach import blocked, design, expressions, formula, lmer, optimizer, pls, reml
+from lmm_teach import blocked, design, expressions, formula, gradient, lmer, optimizer, pls, reml
 from lmm_teach.lmer import LmmFit, fit
 
 __all__ = ["data", "model", "joint", "laplace", "henderson", "ml", "inference", "errata",
-           "reml", "pls", "formula", "design", "optimizer", "expressions", "lmer", "blocked", "fit",
+           "reml", "pls", "formula", "design", "optimizer", "expressions", "lmer", "blocked",
+           "gradient", "fit",
            "LmmFit"]
 __version__ = "0.1.0"

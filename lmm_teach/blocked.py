@@ -605,57 +605,77 @@ SMALL_Q = 64   # up to this many random effects, one dense q x q factor costs le
 
 @dataclass(frozen=True)
 class DenseGram:
-    r""":math:`Z^\top Z` and :math:`Z^\top [X\ y]` as dense arrays, and where each
+    r"""The whole Gram matrix :math:`G = [Z\ X\ y]^\top [Z\ X\ y]` as one dense array,
+    the number :math:`q` of random effects (its first rows and columns), and where each
     :math:`\theta` goes in :math:`\Lambda_\theta`: ``Lambda[rows, cols] = theta[index]``. For
     models with few random effects, whose blocks are so small that the per-block steps cost
     more in overhead than one dense factorization does in arithmetic. Chapter 15."""
 
-    ZtZ: np.ndarray     # (q, q)
-    ZtXy: np.ndarray    # (q, p + 1)
+    G: np.ndarray       # (q + p + 1, q + p + 1)
+    q: int
     rows: np.ndarray
     cols: np.ndarray
     index: np.ndarray
 
 
 def dense_gram(gram: GramBlocks) -> DenseGram:
-    r"""The blocks of ``gram`` put together: :math:`Z^\top Z = \begin{bmatrix} Z_1^\top Z_1 &
-    Z_1^\top Z_{2:m} \\ Z_{2:m}^\top Z_1 & Z_{2:m}^\top Z_{2:m} \end{bmatrix}` and
-    :math:`Z^\top [X\ y]`, with the pattern of :math:`\Lambda_\theta` (chapter 10's
-    :func:`lmm_teach.pls.Lambda`, filled with the positions of the :math:`\theta`'s). Chapter 15.
+    r"""The blocks of ``gram`` put together into
+    :math:`G = \begin{bmatrix} Z^\top Z & Z^\top [X\ y] \\ [X\ y]^\top Z & [X\ y]^\top [X\ y]
+    \end{bmatrix}`, with :math:`Z^\top Z = \begin{bmatrix} Z_1^\top Z_1 & Z_1^\top Z_{2:m} \\
+    Z_{2:m}^\top Z_1 & Z_{2:m}^\top Z_{2:m} \end{bmatrix}`, and the pattern of
+    :math:`\Lambda_\theta` (chapter 10's :func:`lmm_teach.pls.Lambda`, filled with the
+    positions of the :math:`\theta`'s). Chapter 15.
     """
     m = gram.XytXy.shape[0]
     Z1tZ2m = gram.Z2mtZ1.T.toarray()
     ZtZ = np.block([[block_diagonal(gram.Z1tZ1).toarray(), Z1tZ2m],
                     [Z1tZ2m.T, gram.Z2mtZ2m]])
+    ZtXy = np.concatenate([gram.Z1tXy.reshape(-1, m), gram.Z2mtXy])
     size = sum(theta_size(t.k) for t in gram.terms)
     pattern = sparse.csr_matrix(Lambda(np.arange(1.0, size + 1), gram.terms))
     pattern.eliminate_zeros()                     # T_i's upper triangle: no theta there
     pattern = pattern.tocoo()
-    return DenseGram(ZtZ, np.concatenate([gram.Z1tXy.reshape(-1, m), gram.Z2mtXy]),
+    return DenseGram(np.block([[ZtZ, ZtXy], [ZtXy.T, gram.XytXy]]), ZtZ.shape[0],
                      pattern.row, pattern.col, pattern.data.astype(int) - 1)
 
 
 def deviance_from_dense(theta: ArrayLike, gram: GramBlocks, reml: bool) -> float:
-    r"""The deviance of :func:`deviance_from_gram` by chapter 10's steps on the dense
-    :math:`Z^\top Z` (:class:`DenseGram`): :math:`L_\theta L_\theta^\top = \Lambda_\theta^\top
-    Z^\top Z \Lambda_\theta + I`, :math:`L_\theta R_{ZXy} = \Lambda_\theta^\top Z^\top [X\ y]`,
-    :math:`R_{Xy}^\top R_{Xy} = [X\ y]^\top [X\ y] - R_{ZXy}^\top R_{ZXy}`. For models with at
-    most ``SMALL_Q`` random effects. Chapter 15; tests check it against both engines.
+    r"""The deviance of :func:`deviance_from_gram` from one Cholesky factorization of the
+    whole Gram matrix (:class:`DenseGram`), scaled and penalized (``eq-ch15-Rxy``):
+
+    .. math::
+
+        \tilde\Lambda_\theta^\top G \tilde\Lambda_\theta
+        + \begin{bmatrix} I_q & 0 \\ 0 & 0 \end{bmatrix}
+        = \begin{bmatrix} L_\theta & 0 \\ R_{ZXy}^\top & R_{Xy}^\top \end{bmatrix}
+          \begin{bmatrix} L_\theta & 0 \\ R_{ZXy}^\top & R_{Xy}^\top \end{bmatrix}^\top,
+        \qquad \tilde\Lambda_\theta = \begin{bmatrix} \Lambda_\theta & 0 \\
+        0 & I_{p+1} \end{bmatrix}.
+
+    The diagonal of the factor holds those of :math:`L_\theta`, :math:`R_X` and, last,
+    :math:`r(\theta)`. For models with at most ``SMALL_Q`` random effects. Chapter 15; tests
+    check it against both engines.
     """
+    _, L_tilde = dense_factor(theta, gram)
+    diagonal, q = np.diagonal(L_tilde), gram.dense.q
+    p = diagonal.size - q - 1
+    return deviance_from_parts(2 * float(np.sum(np.log(diagonal[:q]))),
+                               2 * float(np.sum(np.log(diagonal[q:q + p]))),
+                               diagonal[-1] ** 2, gram.n, p, reml, gram.sum_log_w)
+
+
+def dense_factor(theta: ArrayLike, gram: GramBlocks) -> tuple[np.ndarray, np.ndarray]:
+    r""":math:`\tilde\Lambda_\theta^\top G` and the lower Cholesky factor of
+    :math:`M_\theta = \tilde\Lambda_\theta^\top G \tilde\Lambda_\theta + \operatorname{diag}(I_q, 0)`
+    (:func:`deviance_from_dense`), for a model with at most ``SMALL_Q`` random effects;
+    the analytic gradient (:mod:`lmm_teach.gradient`) needs both. Chapter 15."""
     theta, dense = _checked_theta(theta, gram.terms), gram.dense
-    q = dense.ZtZ.shape[0]
-    Lambda_theta = np.zeros((q, q))
-    Lambda_theta[dense.rows, dense.cols] = theta[dense.index]
-    A = Lambda_theta.T @ dense.ZtZ @ Lambda_theta
-    A[np.diag_indices(q)] += 1.0
-    L = linalg.cholesky(A, lower=True, check_finite=False)
-    R_ZXy = linalg.solve_triangular(L, Lambda_theta.T @ dense.ZtXy, lower=True,
-                                    check_finite=False)
-    R_Xy = linalg.cholesky(gram.XytXy - R_ZXy.T @ R_ZXy, lower=False, check_finite=False)
-    p = R_Xy.shape[0] - 1
-    return deviance_from_parts(2 * float(np.sum(np.log(np.diag(L)))),
-                               2 * float(np.sum(np.log(np.abs(np.diag(R_Xy)[:p])))),
-                               R_Xy[p, p] ** 2, gram.n, p, reml, gram.sum_log_w)
+    Lambda_tilde = np.eye(dense.G.shape[0])
+    Lambda_tilde[dense.rows, dense.cols] = theta[dense.index]
+    Lambda_tilde_t_G = Lambda_tilde.T @ dense.G
+    M = Lambda_tilde_t_G @ Lambda_tilde
+    M[np.arange(dense.q), np.arange(dense.q)] += 1.0
+    return Lambda_tilde_t_G, linalg.cholesky(M, lower=True, check_finite=False)
 
 
 def deviance_from_gram(theta: ArrayLike, gram: GramBlocks, reml: bool) -> float:

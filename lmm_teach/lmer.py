@@ -184,7 +184,7 @@ def make_fit(design: Design, optimum: ThetaOptimum, reml: bool, engine: str = "f
 
 def fit(formula: str, data: pd.DataFrame, reml: bool = True,
         weights: ArrayLike | str | None = None, engine: str = "fast",
-        optimizer: str = "bobyqa", start: str = "separate") -> LmmFit:
+        optimizer: str | None = None, start: str = "separate") -> LmmFit:
     r"""Fit a linear mixed model written in lme4's formula syntax, by REML (default) or ML.
 
     ``fit("Reaction ~ Days + (Days | Subject)", sleepstudy)`` does what lme4's
@@ -194,9 +194,13 @@ def fit(formula: str, data: pd.DataFrame, reml: bool = True,
     ``lmer(..., weights = w)``. ``engine="fast"`` (the default) evaluates the deviance from
     blocks of :math:`[Z\ X\ y]^\top[Z\ X\ y]` made once (chapter 15); ``engine="readable"``
     runs the dense steps of chapter 10. Both give the same fit, to about :math:`10^{-8}` in
-    the deviance. ``optimizer`` is ``"bobyqa"`` (NLopt's, as lme4) or ``"cobyqa"`` (scipy's);
-    chapter 13. ``start="lme4"`` begins the search at lme4's :math:`T_i = I`; the default may
-    begin at the fits of each term alone (chapter 15, *A better start*). Chapter 10; formulas and weights in chapter 14. Validated
+    the deviance. ``optimizer`` is ``"bobyqa"`` (NLopt's, as lme4), ``"cobyqa"`` (scipy's;
+    chapter 13) or ``"lbfgs"`` (a quasi-Newton search with the analytic gradient, for the
+    fast engine on models with at most 64 random effects); the default, None, takes
+    ``"lbfgs"`` where it can and ``"bobyqa"`` elsewhere (chapter 15). ``start="lme4"`` begins
+    the search at lme4's :math:`T_i = I`; the default may begin at the fits of each term
+    alone (chapter 15, *A better start*). Chapter 10; formulas and weights in chapter 14.
+    Validated
     against lme4 1.1-31 on Rail, Dyestuff, Dyestuff2, sleepstudy, Penicillin and Pastes, and on
     the formula references of ``tests/reference/lme4_formulas.json``, by ML and REML.
     """

@@ -21,6 +21,12 @@ Where the search begins matters as much as how it stops: from lme4's :math:`T_i 
 factor with few levels, along which the deviance is flat, can cost most of the evaluations.
 ``optimize_theta`` begins at :math:`T_i = I` or at the fits of each term alone, whichever has
 the lower deviance (chapter 15, *A better start*).
+
+On a model with at most 64 random effects, the fast engine has the gradient of the deviance
+in closed form (:mod:`lmm_teach.gradient`), and ``optimize_theta`` then runs a quasi-Newton
+search, L-BFGS, instead of BOBYQA (``optimizer="lbfgs"``, the default there): where the
+deviance is a long, narrow valley, it needs dozens of evaluations where BOBYQA needs hundreds
+(chapter 15, *Derivatives for small models*).
 """
 
 from __future__ import annotations
@@ -33,8 +39,9 @@ import numpy as np
 from scipy import linalg, optimize
 
 from lmm_teach._checks import warn_user
-from lmm_teach.blocked import blocked_deviance, deviance_from_gram, term_gram
+from lmm_teach.blocked import SMALL_Q, blocked_deviance, deviance_from_gram, term_gram
 from lmm_teach.design import Design, TermDesign
+from lmm_teach.gradient import deviance_and_gradient
 from lmm_teach.pls import profiled_deviance, theta_lower, theta_slices, theta_start
 
 ENGINES: dict[str, Callable[[np.ndarray, Design, bool], float]] = {
@@ -56,6 +63,8 @@ SEPARATE_STEP = 0.05         # from the separate start, which is near, BOBYQA's 
 POLISH_STEP = 1e-3           # BOBYQA's first step when it restarts for a closer look
 IMPROVEMENT = 1e-8           # a restart must lower the deviance by more than this
 MAX_RESTART_ROUNDS = 3
+LBFGS_FTOL = 1e-12           # L-BFGS stops when a step lowers the deviance by a relative 1e-12
+LBFGS_GTOL = 1e-5            # ... or every |gradient| is below this (chapter 15)
 
 
 class SingularFitWarning(UserWarning):
@@ -227,7 +236,23 @@ def separate_start(design: Design, reml: bool) -> tuple[np.ndarray, int]:
     return np.concatenate(pieces), evaluations
 
 
-LOCAL_OPTIMIZERS = ("bobyqa", "cobyqa")
+LOCAL_OPTIMIZERS = ("bobyqa", "cobyqa", "lbfgs")
+
+
+def choose_optimizer(optimizer: str | None, design: Design, engine: str) -> str:
+    """The local optimizer: ``optimizer`` if given, else ``"lbfgs"`` where the analytic
+    gradient is at hand (the fast engine on a model with at most ``SMALL_Q`` random effects)
+    and ``"bobyqa"`` elsewhere. A ValueError for an unknown name, or for ``"lbfgs"`` without
+    the gradient. Chapters 13 and 15."""
+    gradient = engine == "fast" and design.gram.dense is not None
+    if optimizer is None:
+        return "lbfgs" if gradient else "bobyqa"
+    if optimizer not in LOCAL_OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {list(LOCAL_OPTIMIZERS)}, not {optimizer!r}")
+    if optimizer == "lbfgs" and not gradient:
+        raise ValueError("optimizer='lbfgs' needs the analytic gradient: engine='fast' and "
+                         f"at most {SMALL_Q} random effects")
+    return optimizer
 
 
 def run_local(optimizer: str, design: Design, reml: bool, start: np.ndarray,
@@ -236,11 +261,26 @@ def run_local(optimizer: str, design: Design, reml: bool, start: np.ndarray,
     """One run of the chosen local optimizer: a search from ``start`` (its first steps of size
     ``first_step``; None: the optimizer's default), or, with ``polish``, a closer look with
     small first steps. Chapter 13."""
+    if optimizer == "lbfgs":
+        return run_lbfgs(design, reml, start, max_evaluations)
     if optimizer == "cobyqa":
         radii = POLISH_RADII if polish else (first_step or SEARCH_RADII[0], SEARCH_RADII[1])
         return run_cobyqa(design, reml, start, max_evaluations, radii, engine)
     step = POLISH_STEP if polish else first_step
     return run_bobyqa(design, reml, start, max_evaluations, step, engine, polish)
+
+
+def theta_columns(terms: tuple[TermDesign, ...]) -> list[slice]:
+    r"""Where each column of each :math:`T_i` sits in :math:`\theta`: its diagonal entry first,
+    then the entries beneath it (column :math:`j` of a :math:`k \times k` term holds
+    :math:`k - j`). Chapter 13."""
+    columns = []
+    for term, piece in zip(terms, theta_slices(terms)):
+        start = piece.start
+        for j in range(term.k):
+            columns.append(slice(start, start + term.k - j))
+            start += term.k - j
+    return columns
 
 
 def column_flips(theta: np.ndarray, terms: tuple[TermDesign, ...],
@@ -254,16 +294,69 @@ def column_flips(theta: np.ndarray, terms: tuple[TermDesign, ...],
     the entries beneath it negated. Chapter 13, *Why the optimizer restarts*.
     """
     flips = []
-    for term, piece in zip(terms, theta_slices(terms)):
-        column_start = piece.start
-        for j in range(term.k):                        # column j holds k - j entries
-            diagonal, beneath = column_start, slice(column_start + 1, column_start + term.k - j)
-            if theta[diagonal] < tol and np.any(theta[beneath] != 0):
-                mirror = theta.copy()
-                mirror[diagonal], mirror[beneath] = 0.0, -theta[beneath]
-                flips.append(mirror)
-            column_start += term.k - j
+    for column in theta_columns(terms):
+        diagonal, beneath = column.start, slice(column.start + 1, column.stop)
+        if theta[diagonal] < tol and np.any(theta[beneath] != 0):
+            mirror = theta.copy()
+            mirror[diagonal], mirror[beneath] = 0.0, -theta[beneath]
+            flips.append(mirror)
     return flips
+
+
+def canonical_signs(theta: np.ndarray, terms: tuple[TermDesign, ...]) -> np.ndarray:
+    r""":math:`\theta` with every column of every :math:`T_i` whose diagonal entry is negative
+    changed in sign: the same :math:`T_i T_i^\top`, the same model, now within the bounds.
+    Chapter 15."""
+    theta = np.array(theta, dtype=float)
+    for column in theta_columns(terms):
+        if theta[column.start] < 0:
+            theta[column] = -theta[column]
+    return theta
+
+
+def zero_column_exits(theta: np.ndarray, terms: tuple[TermDesign, ...],
+                      tol: float = SINGULAR_TOLERANCE) -> list[np.ndarray]:
+    r"""For each column of a :math:`T_i` that is zero (every entry below ``tol``),
+    :math:`\theta` with that column's diagonal entry set to ``POLISH_STEP``. The deviance
+    does not change when the column changes sign, so its gradient in the column is 0 there,
+    whether or not the point is a minimum: a gradient search that lands on it stops. One
+    step off tells which it is. Chapter 15."""
+    exits = []
+    for column in theta_columns(terms):
+        if np.all(np.abs(theta[column]) < tol):
+            step = theta.copy()
+            step[column.start] = POLISH_STEP
+            exits.append(step)
+    return exits
+
+
+def run_lbfgs(design: Design, reml: bool, start: np.ndarray, max_evaluations: int | None = None
+              ) -> optimize.OptimizeResult:
+    r"""L-BFGS (scipy's L-BFGS-B, with no bounds) on the profiled deviance and its gradient
+    (:func:`lmm_teach.gradient.deviance_and_gradient`), for models with at most ``SMALL_Q``
+    random effects. It searches all of :math:`\theta`'s space: a column of :math:`T_i` with
+    its sign changed is the same model, so the bounds are not needed, and the result comes
+    back with a nonnegative diagonal (:func:`canonical_signs`). It stops when a step lowers
+    the deviance by less than a relative ``LBFGS_FTOL`` or every :math:`|g_i|` is below
+    ``LBFGS_GTOL``; where it stops on a zero column, it tries one step off
+    (:func:`zero_column_exits`) and goes on from there if that is lower. Chapter 15.
+    """
+    deviance = lambda theta: deviance_and_gradient(theta, design.gram, reml)
+    options = {"ftol": LBFGS_FTOL, "gtol": LBFGS_GTOL}
+    if max_evaluations is not None:
+        options["maxfun"] = max_evaluations
+    nfev = 0
+    for _ in range(MAX_RESTART_ROUNDS):
+        run = optimize.minimize(deviance, start, jac=True, method="L-BFGS-B", options=options)
+        theta, nfev = canonical_signs(run.x, design.terms), nfev + int(run.nfev)
+        exits = [(deviance(exit)[0], exit) for exit in zero_column_exits(theta, design.terms)]
+        nfev += len(exits)
+        lower = [exit for value, exit in exits if value < run.fun]
+        if not lower:
+            break
+        start = lower[0]
+    return optimize.OptimizeResult(x=theta, fun=float(run.fun), nfev=nfev, success=run.status != 1,
+                                   message=f"L-BFGS-B: {run.message}")
 
 
 def deviance_gradient(theta: np.ndarray, design: Design, reml: bool,
@@ -327,16 +420,17 @@ def scaled_gradient(gradient: np.ndarray, hessian: np.ndarray) -> np.ndarray | N
 
 @dataclass(frozen=True)
 class GradientCheck:
-    r"""lme4's ``checkConv`` at a point: the gradient, the scaled gradient (None where it
-    was not needed or the Hessian is not positive definite), and the criterion
-    :math:`\max_i \min(|g_i|, |(U^{-1}g)_i|)`, which passes at :math:`2\times 10^{-3}`.
-    Chapter 13."""
+    r"""lme4's ``checkConv`` at a point: the gradient, the Hessian and the scaled gradient
+    (None where they were not needed; the scaled gradient is None too where the Hessian is
+    not positive definite), and the criterion :math:`\max_i \min(|g_i|, |(U^{-1}g)_i|)`,
+    which passes at :math:`2\times 10^{-3}`. Chapter 13."""
 
     theta: np.ndarray
     gradient: np.ndarray
     scaled: np.ndarray | None
     criterion: float
     n_evaluations: int
+    hessian: np.ndarray | None = None
 
     @property
     def passes(self) -> bool:
@@ -353,7 +447,7 @@ def gradient_check(theta: np.ndarray, design: Design, reml: bool, value: float,
     above the tolerance, and the scaled gradient measures what is left to gain. Chapter 13.
     """
     gradient = deviance_gradient(theta, design, reml, engine=engine)
-    evaluations, scaled = 2 * theta.size, None
+    evaluations, scaled, hessian = 2 * theta.size, None, None
     if np.max(np.abs(gradient), initial=0.0) > GRADIENT_TOLERANCE:
         hessian = deviance_hessian(theta, design, reml, value, engine=engine)
         evaluations += hessian_evaluations(theta.size)
@@ -361,7 +455,30 @@ def gradient_check(theta: np.ndarray, design: Design, reml: bool, value: float,
     smaller = np.abs(gradient) if scaled is None else np.minimum(np.abs(gradient),
                                                                  np.abs(scaled))
     return GradientCheck(theta.copy(), gradient, scaled, float(np.max(smaller, initial=0.0)),
-                         evaluations)
+                         evaluations, hessian)
+
+
+def newton_step(check: GradientCheck, design: Design, reml: bool, engine: str = "fast"
+                ) -> optimize.OptimizeResult | None:
+    r"""One Newton step from a failed :func:`gradient_check`, which has what the step needs:
+
+    .. math::
+
+        \theta^{+} = \max\bigl(\theta - (\nabla^2 d)^{-1} g,\ \text{lower bounds}\bigr),
+
+    with the gradient :math:`g` and Hessian :math:`\nabla^2 d = U^\top U` of the check.
+    Where BOBYQA stopped short of a steep, narrow valley, the quadratic the Hessian describes
+    is nearly exact, and one step costs one evaluation where a restart of the search costs a
+    hundred. Returns the new point and its deviance as an ``OptimizeResult`` (one
+    evaluation), or None when the check made no positive definite Hessian. Chapter 13.
+    """
+    if check.hessian is None or check.scaled is None:
+        return None
+    step = linalg.cho_solve(linalg.cho_factor(check.hessian), check.gradient)
+    theta = np.maximum(check.theta - step, theta_lower(design.terms))
+    value = float(deviance_function(engine)(theta, design, reml))
+    return optimize.OptimizeResult(x=theta, fun=value, nfev=1, success=True,
+                                   message="a Newton step from the gradient check")
 
 
 def _best_run(design: Design, reml: bool, starts: list[tuple[np.ndarray, bool]],
@@ -401,18 +518,21 @@ def starting_point(design: Design, reml: bool, start: str, engine: str = "fast"
 
 
 def optimize_theta(design: Design, reml: bool, max_evaluations: int | None = None,
-                   engine: str = "fast", optimizer: str = "bobyqa", start: str = "separate"
+                   engine: str = "fast", optimizer: str | None = None, start: str = "separate"
                    ) -> ThetaOptimum:
     r"""Stage 3 of the engine: minimize the profiled deviance over :math:`\theta`.
 
-    1. the local optimizer (``"bobyqa"``, NLopt's BOBYQA as in lme4, or ``"cobyqa"``, scipy's)
-       from the :func:`starting_point`: :math:`T_i = I` (lme4's, ``start="lme4"``) or, by
+    1. the local optimizer (:func:`choose_optimizer`: ``"lbfgs"``, the quasi-Newton search
+       with the analytic gradient, by default on models with at most 64 random effects;
+       ``"bobyqa"``, NLopt's BOBYQA as in lme4, by default elsewhere; or ``"cobyqa"``,
+       scipy's) from the :func:`starting_point`: :math:`T_i = I` (lme4's, ``start="lme4"``) or, by
        default (``start="separate"``) when the terms after the first have 100 or more random
        effects, that or the fits of each term alone, whichever has the lower deviance; from
        the latter, which is near, the first steps are 0.05 (chapter 15);
-    2. restarts from the :func:`column_flips` of where it stopped, and from that point itself
-       with small first steps when the gradient check fails; the best point is kept, for up to
-       three rounds;
+    2. when the gradient check fails, a :func:`newton_step` from its gradient and Hessian;
+       restarts from the :func:`column_flips` of where it stopped (bounded searches only), and
+       from that point itself with small first steps when the check still fails; the best
+       point is kept, for up to three rounds;
     3. the check, lme4's ``checkConv`` (:func:`gradient_check`): every
        :math:`\min(|g_i|, |(U^{-1}g)_i|) \le 2\times 10^{-3}`. ``converged`` is True only if
        the optimizer stopped on its own (not at ``max_evaluations``) and the check passes;
@@ -423,8 +543,7 @@ def optimize_theta(design: Design, reml: bool, max_evaluations: int | None = Non
     on every reference model (tests/test_optimizer.py).
     """
     deviance_function(engine)                      # a clear error for an unknown engine
-    if optimizer not in LOCAL_OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {list(LOCAL_OPTIMIZERS)}, not {optimizer!r}")
+    optimizer = choose_optimizer(optimizer, design, engine)
     theta_0, start_evaluations = starting_point(design, reml, start, engine)
     near = not np.array_equal(theta_0, theta_start(design.terms))   # the separate start
     best = run_local(optimizer, design, reml, theta_0, max_evaluations, False, engine,
@@ -433,7 +552,13 @@ def optimize_theta(design: Design, reml: bool, max_evaluations: int | None = Non
     for _ in range(MAX_RESTART_ROUNDS if best.success else 0):
         check = gradient_check(best.x, design, reml, best.fun, engine)
         evaluations += check.n_evaluations
-        starts = [(flip, False) for flip in column_flips(best.x, design.terms)]
+        newton = None if check.passes else newton_step(check, design, reml, engine)
+        evaluations += 0 if newton is None else 1
+        if newton is not None and newton.fun < best.fun:
+            best = optimize.OptimizeResult({**best, "x": newton.x, "fun": newton.fun})
+            continue                                   # check again where the step landed
+        flips = [] if optimizer == "lbfgs" else column_flips(best.x, design.terms)
+        starts = [(flip, False) for flip in flips]     # L-BFGS has no bounds to be stuck on
         if not check.passes:
             starts.append((best.x, True))
         if not starts:
