@@ -211,3 +211,15 @@ def test_fit_takes_lbfgs_by_default_and_agrees_with_bobyqa(monkeypatch):
     bobyqa = fit("Reaction ~ Days + (Days | Subject)", frame, optimizer="bobyqa")
     np.testing.assert_allclose(default.theta, bobyqa.theta, rtol=1e-4)
     assert default.deviance == pytest.approx(bobyqa.deviance, abs=1e-6)
+
+
+def test_a_newton_step_from_a_failed_check_lands_near_the_optimum(sleep3):
+    from lmm_teach.optimizer import gradient_check, newton_step
+    optimum = optimize_theta(sleep3, True)
+    near = optimum.theta + np.array([2e-3, -1e-3, 1e-4, 1e-3, 1e-4, -1e-4])
+    value = deviance_from_dense(near, sleep3.gram, True)
+    check = gradient_check(near, sleep3, True, value)
+    assert not check.passes and check.hessian is not None
+    step = newton_step(check, sleep3, True)
+    assert step.fun < value and step.fun == pytest.approx(optimum.deviance, abs=1e-5)
+    assert gradient_check(step.x, sleep3, True, step.fun).passes
