@@ -351,11 +351,12 @@ def run_lbfgs(design: Design, reml: bool, start: np.ndarray, max_evaluations: in
         theta, nfev = canonical_signs(run.x, design.terms), nfev + int(run.nfev)
         exits = [(deviance(exit)[0], exit) for exit in zero_column_exits(theta, design.terms)]
         nfev += len(exits)
-        lower = [exit for value, exit in exits if value < run.fun]
+        lower = [(value, exit) for value, exit in exits if value < run.fun]
         if not lower:
             break
-        start = lower[0]
-    return optimize.OptimizeResult(x=theta, fun=float(run.fun), nfev=nfev, success=run.status != 1,
+        start = min(lower, key=lambda pair: pair[0])[1]
+    return optimize.OptimizeResult(x=theta, fun=float(run.fun), nfev=nfev,
+                                   success=run.status != 1,       # 1: out of evaluations
                                    message=f"L-BFGS-B: {run.message}")
 
 
@@ -517,6 +518,28 @@ def starting_point(design: Design, reml: bool, start: str, engine: str = "fast"
     return better, evaluations + 2
 
 
+def _one_round(best: optimize.OptimizeResult, check: GradientCheck, design: Design,
+               reml: bool, max_evaluations: int | None, engine: str, optimizer: str
+               ) -> tuple[optimize.OptimizeResult, int, bool]:
+    """One round after a stop, given the gradient check there: a :func:`newton_step` where
+    the check failed; if that does not help, restarts from the :func:`column_flips` (bounded
+    searches only: L-BFGS has no bounds to be stuck on) and, where the check failed, from
+    the point itself with small first steps. Returns the best point, the evaluations spent
+    and whether another round may help. Chapter 13."""
+    newton = None if check.passes else newton_step(check, design, reml, engine)
+    spent = 0 if newton is None else 1
+    if newton is not None and newton.fun < best.fun:
+        return optimize.OptimizeResult({**best, "x": newton.x, "fun": newton.fun}), spent, True
+    flips = [] if optimizer == "lbfgs" else column_flips(best.x, design.terms)
+    starts = [(flip, False) for flip in flips] + ([] if check.passes else [(best.x, True)])
+    if not starts:
+        return best, spent, False
+    winner, runs = _best_run(design, reml, starts, max_evaluations, engine, optimizer)
+    if winner.fun > best.fun:
+        return best, spent + runs, False
+    return winner, spent + runs, winner.fun < best.fun - IMPROVEMENT
+
+
 def optimize_theta(design: Design, reml: bool, max_evaluations: int | None = None,
                    engine: str = "fast", optimizer: str | None = None, start: str = "separate"
                    ) -> ThetaOptimum:
@@ -525,14 +548,15 @@ def optimize_theta(design: Design, reml: bool, max_evaluations: int | None = Non
     1. the local optimizer (:func:`choose_optimizer`: ``"lbfgs"``, the quasi-Newton search
        with the analytic gradient, by default on models with at most 64 random effects;
        ``"bobyqa"``, NLopt's BOBYQA as in lme4, by default elsewhere; or ``"cobyqa"``,
-       scipy's) from the :func:`starting_point`: :math:`T_i = I` (lme4's, ``start="lme4"``) or, by
-       default (``start="separate"``) when the terms after the first have 100 or more random
-       effects, that or the fits of each term alone, whichever has the lower deviance; from
-       the latter, which is near, the first steps are 0.05 (chapter 15);
-    2. when the gradient check fails, a :func:`newton_step` from its gradient and Hessian;
-       restarts from the :func:`column_flips` of where it stopped (bounded searches only), and
-       from that point itself with small first steps when the check still fails; the best
-       point is kept, for up to three rounds;
+       scipy's) from the :func:`starting_point`: :math:`T_i = I` (lme4's,
+       ``start="lme4"``) or, by default (``start="separate"``) when the terms after the
+       first have 100 or more random effects, that or the fits of each term alone,
+       whichever has the lower deviance; from the latter, which is near, the first steps
+       are 0.05 (chapter 15);
+    2. up to three rounds of improvement (:func:`_one_round`): a :func:`newton_step` where
+       the gradient check fails; restarts from the :func:`column_flips` of where it stopped
+       (bounded searches only), and from that point itself with small first steps when the
+       check fails; the best point is kept;
     3. the check, lme4's ``checkConv`` (:func:`gradient_check`): every
        :math:`\min(|g_i|, |(U^{-1}g)_i|) \le 2\times 10^{-3}`. ``converged`` is True only if
        the optimizer stopped on its own (not at ``max_evaluations``) and the check passes;
@@ -551,24 +575,10 @@ def optimize_theta(design: Design, reml: bool, max_evaluations: int | None = Non
     evaluations, check = int(best.nfev), None
     for _ in range(MAX_RESTART_ROUNDS if best.success else 0):
         check = gradient_check(best.x, design, reml, best.fun, engine)
-        evaluations += check.n_evaluations
-        newton = None if check.passes else newton_step(check, design, reml, engine)
-        evaluations += 0 if newton is None else 1
-        if newton is not None and newton.fun < best.fun:
-            best = optimize.OptimizeResult({**best, "x": newton.x, "fun": newton.fun})
-            continue                                   # check again where the step landed
-        flips = [] if optimizer == "lbfgs" else column_flips(best.x, design.terms)
-        starts = [(flip, False) for flip in flips]     # L-BFGS has no bounds to be stuck on
-        if not check.passes:
-            starts.append((best.x, True))
-        if not starts:
-            break
-        winner, spent = _best_run(design, reml, starts, max_evaluations, engine, optimizer)
-        evaluations += spent
-        if winner.fun > best.fun:
-            break
-        best, improved = winner, winner.fun < best.fun - IMPROVEMENT
-        if not improved:
+        best, spent, go_on = _one_round(best, check, design, reml, max_evaluations, engine,
+                                        optimizer)
+        evaluations += check.n_evaluations + spent
+        if not go_on:
             break
     optimum = _checked_optimum(design, reml, best, evaluations, engine, check)
     return replace(optimum, start=theta_0, n_start_evaluations=start_evaluations)
