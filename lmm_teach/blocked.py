@@ -675,7 +675,18 @@ def dense_factor(theta: ArrayLike, gram: GramBlocks) -> tuple[np.ndarray, np.nda
     Lambda_tilde_t_G = Lambda_tilde.T @ dense.G
     M = Lambda_tilde_t_G @ Lambda_tilde
     M[np.arange(dense.q), np.arange(dense.q)] += 1.0
-    return Lambda_tilde_t_G, linalg.cholesky(M, lower=True, check_finite=False)
+    return Lambda_tilde_t_G, cholesky_small(M)
+
+
+def cholesky_small(M: np.ndarray) -> np.ndarray:
+    """The lower Cholesky factor of a small symmetric matrix, by LAPACK's ``dpotrf`` itself:
+    ``scipy.linalg.cholesky`` makes the same call after checks that cost more than the
+    factorization of a matrix this small. A LinAlgError where ``M`` is not positive definite,
+    as scipy's. Chapter 15."""
+    L, info = linalg.lapack.dpotrf(M, lower=1, clean=1)
+    if info != 0:
+        raise linalg.LinAlgError(f"{info}-th leading minor not positive definite")
+    return L
 
 
 def deviance_from_gram(theta: ArrayLike, gram: GramBlocks, reml: bool) -> float:

@@ -377,7 +377,8 @@ def grouping_factor(columns: tuple[str, ...], frame: pd.DataFrame
     if len(columns) == 1:
         values = frame[columns[0]]
     else:
-        values = frame[list(columns)].astype(str).agg(":".join, axis=1)
+        text = [frame[column].astype(str) for column in columns]
+        values = text[0].str.cat(text[1:], sep=":")
     counted = integer_levels(values)
     if counted is None:
         factor = pd.Categorical(values)

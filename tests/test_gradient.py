@@ -223,3 +223,13 @@ def test_a_newton_step_from_a_failed_check_lands_near_the_optimum(sleep3):
     step = newton_step(check, sleep3, True)
     assert step.fun < value and step.fun == pytest.approx(optimum.deviance, abs=1e-5)
     assert gradient_check(step.x, sleep3, True, step.fun).passes
+
+
+def test_the_small_cholesky_is_scipys_and_refuses_what_is_not_positive_definite():
+    from lmm_teach.blocked import cholesky_small
+    rng = np.random.default_rng(3)
+    B = rng.normal(size=(7, 7))
+    M = B @ B.T + np.eye(7)
+    np.testing.assert_allclose(cholesky_small(M), linalg.cholesky(M, lower=True), rtol=1e-12)
+    with pytest.raises(linalg.LinAlgError):
+        cholesky_small(M - 20 * np.eye(7))
