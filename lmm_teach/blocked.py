@@ -115,13 +115,25 @@ def level_cross_sums(codes: np.ndarray, J: int, A: np.ndarray, B: np.ndarray) ->
 
     One ``bincount`` per pair of columns: a sum over the rows, with no :math:`n \times q`
     matrix formed. With :math:`A = X_i` it gives the diagonal blocks of :math:`Z_i^\top Z_i`;
-    with :math:`B = [X\ y]`, :math:`Z_i^\top [X\ y]`. Chapter 15.
+    with :math:`B = [X\ y]`, :math:`Z_i^\top [X\ y]`. The stack is stored levels last
+    (:func:`levels_last`). Chapter 15.
     """
-    sums = np.empty((J, A.shape[1], B.shape[1]))
+    sums = np.empty((A.shape[1], B.shape[1], J))
     for a in range(A.shape[1]):
         for c in range(B.shape[1]):
-            sums[:, a, c] = np.bincount(codes, weights=A[:, a] * B[:, c], minlength=J)
-    return sums
+            sums[a, c] = np.bincount(codes, weights=A[:, a] * B[:, c], minlength=J)
+    return sums.transpose(2, 0, 1)
+
+
+def levels_last(stack: np.ndarray) -> np.ndarray:
+    r"""The stack ``stack`` :math:`(J, a, b)`, the same numbers, stored with the levels last:
+    a :math:`(J, a, b)` view of an :math:`(a, b, J)` array. Entry :math:`(r, c)` of every
+    level is then one contiguous vector of length :math:`J`, and the per-level steps below,
+    which work entry by entry for all levels at once, read and write whole vectors. A stack
+    that is stored so already is returned as it is. Chapter 15."""
+    if stack.transpose(1, 2, 0).flags.c_contiguous:
+        return stack
+    return np.ascontiguousarray(stack.transpose(1, 2, 0)).transpose(2, 0, 1)
 
 
 def gram_blocks(design: Design) -> GramBlocks:
@@ -138,8 +150,8 @@ def gram_blocks(design: Design) -> GramBlocks:
     X, y = _weighted_rows(design, design.X), _weighted_rows(design, design.y[:, None])
     first = design.terms[0]
     X_1, J_1 = _weighted_rows(design, first.X_i), len(first.levels)
-    Z1tXy = np.concatenate([level_cross_sums(first.codes, J_1, X_1, X),
-                            level_cross_sums(first.codes, J_1, X_1, y)], axis=2)
+    Z1tXy = levels_last(np.concatenate([level_cross_sums(first.codes, J_1, X_1, X),
+                                        level_cross_sums(first.codes, J_1, X_1, y)], axis=2))
     Z2mtZ1, Z2mtZ2m, Z2mtXy = later_blocks(design, X, y)
     XytXy = np.block([[X.T @ X, X.T @ y], [y.T @ X, y.T @ y]])
     shapes = tuple(TermShape(len(t.levels), t.k) for t in design.terms)
@@ -203,8 +215,9 @@ def gram_from_sums(terms: tuple[TermShape, ...], Z1tZ1: np.ndarray, Z1tXy: np.nd
     Z2mtZ1 = sparse.csr_matrix((0, q_1)) if Z2mtZ1 is None else sparse.csr_matrix(Z2mtZ1)
     Z2mtZ2m = np.zeros((0, 0)) if Z2mtZ2m is None else np.asarray(Z2mtZ2m)
     Z2mtXy = np.zeros((0, m)) if Z2mtXy is None else np.asarray(Z2mtXy)
-    return GramBlocks(tuple(terms), Z1tZ1, Z1tXy, Z2mtZ1, Z2mtZ2m, Z2mtXy, XytXy, int(n),
-                      float(sum_log_w), *downdate_method(Z2mtZ1, terms[0].k))
+    return GramBlocks(tuple(terms), levels_last(np.asarray(Z1tZ1, dtype=float)),
+                      levels_last(np.asarray(Z1tXy, dtype=float)), Z2mtZ1, Z2mtZ2m, Z2mtXy,
+                      XytXy, int(n), float(sum_log_w), *downdate_method(Z2mtZ1, terms[0].k))
 
 
 def term_gram(gram: GramBlocks, i: int) -> GramBlocks:
@@ -304,65 +317,73 @@ def batched_cholesky(M: np.ndarray) -> np.ndarray:
         L_{rc} = \bigl(M_{rc} - \textstyle\sum_{s<c} L_{rs} L_{cs}\bigr) / L_{cc}\ (r > c),
 
     with each step done for all :math:`J` levels at once: :math:`k^2/2` operations on vectors
-    of length :math:`J` instead of :math:`J` small factorizations. Chapter 15.
+    of length :math:`J` instead of :math:`J` small factorizations. ``Mt[r, c]`` is entry
+    :math:`(r, c)` of every level, a vector; the result is stored levels last. Chapter 15.
     """
-    L = np.zeros_like(M)
-    for c in range(M.shape[1]):
-        L[:, c, c] = np.sqrt(M[:, c, c] - np.sum(L[:, c, :c] ** 2, axis=1))
-        for r in range(c + 1, M.shape[1]):
-            L[:, r, c] = (M[:, r, c] - np.sum(L[:, r, :c] * L[:, c, :c], axis=1)) / L[:, c, c]
-    return L
+    Mt = M.transpose(1, 2, 0)
+    L = np.zeros(Mt.shape)
+    for c in range(Mt.shape[0]):
+        L[c, c] = np.sqrt(Mt[c, c] - np.sum(L[c, :c] ** 2, axis=0))
+        for r in range(c + 1, Mt.shape[0]):
+            L[r, c] = (Mt[r, c] - np.sum(L[r, :c] * L[c, :c], axis=0)) / L[c, c]
+    return L.transpose(2, 0, 1)
 
 
 def batched_forward(L: np.ndarray, B: np.ndarray) -> np.ndarray:
     r"""Solve :math:`L_j X_j = B_j` for every level :math:`j` at once (forward substitution,
     row by row): ``L`` is :math:`(J, k, k)` lower triangular, ``B`` is :math:`(J, k, m)`.
     Row :math:`r` of :math:`X` is :math:`(B_r - \sum_{c<r} L_{rc} X_c) / L_{rr}`, each term a
-    vector operation over the :math:`J` levels. Chapter 15."""
-    X = np.empty(np.broadcast_shapes(B.shape, L.shape[:2] + B.shape[2:]))
-    for r in range(L.shape[1]):
-        row = B[:, r]
+    vector operation over the :math:`J` levels (levels last, as in :func:`batched_cholesky`).
+    Chapter 15."""
+    Lt, Bt = L.transpose(1, 2, 0), B.transpose(1, 2, 0)
+    X = np.empty(np.broadcast_shapes(Bt.shape, Lt.shape[:1] + (1,) + Lt.shape[2:]))
+    for r in range(Lt.shape[0]):
+        row = Bt[r]
         for c in range(r):
-            row = row - L[:, r, c, None] * X[:, c]
-        X[:, r] = row / L[:, r, r, None]
-    return X
+            row = row - Lt[r, c] * X[c]
+        X[r] = row / Lt[r, r]
+    return X.transpose(2, 0, 1)
 
 
 def batched_backward(L: np.ndarray, B: np.ndarray) -> np.ndarray:
     r"""Solve :math:`L_j^\top X_j = B_j` for every level at once (back substitution, last row
     first): ``L`` is :math:`(J, k, k)` lower triangular, ``B`` is :math:`(J, k, m)`. Chapter 15."""
-    X, k = np.empty_like(B), L.shape[1]
-    for r in reversed(range(k)):
-        later = np.sum(L[:, r + 1:, r, None] * X[:, r + 1:], axis=1)
-        X[:, r] = (B[:, r] - later) / L[:, r, r, None]
-    return X
+    Lt, Bt = L.transpose(1, 2, 0), B.transpose(1, 2, 0)
+    X = np.empty(Bt.shape)
+    for r in reversed(range(Lt.shape[0])):
+        later = np.sum(Lt[r + 1:, r, None] * X[r + 1:], axis=0)
+        X[r] = (Bt[r] - later) / Lt[r, r]
+    return X.transpose(2, 0, 1)
 
 
 def stack_matmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     r""":math:`A_j B_j` for every :math:`j` of two stacks of small matrices (either may be one
     matrix, used for every :math:`j`), as a sum of :math:`k` outer products,
-    :math:`\sum_c A_{:,c} B_{c,:}`, each computed for all levels at once. Chapter 15.
+    :math:`\sum_c A_{:,c} B_{c,:}`, each computed for all levels at once (levels last).
+    Chapter 15.
     """
-    product = A[..., :, 0, None] * B[..., None, 0, :]
-    for c in range(1, A.shape[-1]):
-        product += A[..., :, c, None] * B[..., None, c, :]
-    return product
+    At = A[..., None] if A.ndim == 2 else A.transpose(1, 2, 0)
+    Bt = B[..., None] if B.ndim == 2 else B.transpose(1, 2, 0)
+    product = At[:, 0, None] * Bt[None, 0]
+    for c in range(1, At.shape[1]):
+        product += At[:, c, None] * Bt[None, c]
+    return product.transpose(2, 0, 1)
 
 
 def times_each(M: np.ndarray, B: np.ndarray) -> np.ndarray:
     r""":math:`M B_j` for every block of a stack ``B`` :math:`(J, k, m)`, with one matrix
-    :math:`M`: the blocks side by side, :math:`M [B_1 \cdots B_J]`, as one matrix product.
-    Chapter 15."""
-    J, k, m = B.shape
-    side_by_side = B.transpose(1, 0, 2).reshape(k, J * m)
-    return (M @ side_by_side).reshape(M.shape[0], J, m).transpose(1, 0, 2)
+    :math:`M`: the blocks side by side, :math:`M [B_1 \cdots B_J]`, as one matrix product
+    (free of copies when ``B`` is stored levels last). Chapter 15."""
+    Bt = B.transpose(1, 2, 0)
+    k, m, J = Bt.shape
+    return (M @ Bt.reshape(k, m * J)).reshape(M.shape[0], m, J).transpose(2, 0, 1)
 
 
 def each_times(B: np.ndarray, M: np.ndarray) -> np.ndarray:
-    r""":math:`B_j M` for every block of a stack ``B`` :math:`(J, k, m)`: the blocks stacked
-    on top of each other, times :math:`M`, as one matrix product. Chapter 15."""
-    J, k, m = B.shape
-    return (B.reshape(J * k, m) @ M).reshape(J, k, M.shape[1])
+    r""":math:`B_j M` for every block of a stack ``B`` :math:`(J, k, m)`: row :math:`r` of
+    every block, side by side, is :math:`M^\top` times an :math:`m \times J` matrix, one
+    matrix product per row. Chapter 15."""
+    return np.matmul(M.T, B.transpose(1, 2, 0)).transpose(2, 0, 1)
 
 
 def congruence(T: np.ndarray, D: np.ndarray) -> np.ndarray:
