@@ -33,6 +33,7 @@ from lmm_teach.blocked import (
     blocked_factor,
     dense_L,
     level_cross_sums,
+    levels_last,
     schur_downdate,
     schur_downdate_pairs,
     solve_blocked,
@@ -204,6 +205,28 @@ def test_batched_steps_equal_numpy_one_level_at_a_time():
     np.testing.assert_allclose(each_times(B.swapaxes(1, 2), T), B.swapaxes(1, 2) @ T,
                                atol=1e-12)
     np.testing.assert_allclose(congruence(T, M), T.T @ M @ T, atol=1e-10)
+
+
+@pytest.mark.parametrize("layout", ["levels first", "levels last"])
+def test_batched_steps_give_the_same_numbers_whatever_the_layout(layout):
+    rng = np.random.default_rng(4)
+    A = rng.normal(size=(40, 2, 2))
+    M, B = A @ A.swapaxes(1, 2) + np.eye(2), rng.normal(size=(40, 2, 3))
+    if layout == "levels last":
+        M, B = levels_last(M), levels_last(B)
+        assert M.transpose(1, 2, 0).flags.c_contiguous and levels_last(M) is M
+    np.testing.assert_array_equal(levels_last(np.ascontiguousarray(M)), M)
+    L = batched_cholesky(M)
+    assert L.transpose(1, 2, 0).flags.c_contiguous          # results are stored levels last
+    np.testing.assert_allclose(L, np.linalg.cholesky(np.ascontiguousarray(M)), atol=1e-12)
+    np.testing.assert_allclose(batched_forward(L, B), np.linalg.solve(L, B), atol=1e-10)
+    np.testing.assert_allclose(stack_matmul(M, B), M @ B, atol=1e-12)
+
+
+def test_the_first_terms_gram_blocks_are_stored_levels_last(crossed):
+    gram = crossed[0].gram
+    for stack in (gram.Z1tZ1, gram.Z1tXy):
+        assert stack.transpose(1, 2, 0).flags.c_contiguous
 
 
 def test_level_cross_sums_are_sums_over_each_level():
