@@ -21,6 +21,9 @@ Part II, the general engine (lme4's four stages; ``lmm_teach.fit`` runs them all
   ``scale``, ``poly`` in a formula
 - ``lmm_teach.lmer``: the fitted model and ``fit(formula, data, reml=True, weights=None,
   engine="fast")``
+- ``lmm_teach.fixed_inference``: after the fit, Wald and Satterthwaite tables for the fixed
+  effects (``fit.coef_table``) and Wald intervals (``fit.confint``), checked against lmerTest
+  and lme4
 
 Part III, speed:
 
@@ -32,11 +35,12 @@ Part III, speed:
 """
 
 from lmm_teach import data, errata, henderson, inference, joint, laplace, ml, model
-from lmm_teach import blocked, design, expressions, formula, gradient, lmer, optimizer, pls, reml
+from lmm_teach import blocked, design, expressions, fixed_inference, formula, gradient, lmer
+from lmm_teach import optimizer, pls, reml
 from lmm_teach.lmer import LmmFit, fit
 
 __all__ = ["data", "model", "joint", "laplace", "henderson", "ml", "inference", "errata",
            "reml", "pls", "formula", "design", "optimizer", "expressions", "lmer", "blocked",
-           "gradient", "fit",
+           "gradient", "fixed_inference", "fit",
            "LmmFit"]
 __version__ = "0.1.0"

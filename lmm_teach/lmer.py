@@ -11,7 +11,7 @@ r"""The fitted model, and ``fit``: the four stages in one call (chapter 10; lme4
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
@@ -20,6 +20,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import linalg
 
+from lmm_teach import fixed_inference
 from lmm_teach._checks import read_only_copies
 from lmm_teach.blocked import BlockedSolution, solve_blocked
 from lmm_teach.design import Design, TermDesign, model_matrices
@@ -54,6 +55,7 @@ class LmmFit:
     ngroups: Mapping[str, int]
     converged: bool
     singular: bool
+    design: Design | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         read_only_copies(self)
@@ -87,6 +89,16 @@ class LmmFit:
     def __repr__(self) -> str:
         method = "REML" if self.reml else "ML"
         return f"<LmmFit {self.formula!r} by {method}: loglik {self.loglik:.4f}>"
+
+    def coef_table(self, ddf: str = "wald") -> pd.DataFrame:
+        """The fixed effects with estimate, se, df, t and p; ``ddf="satterthwaite"`` for
+        lmerTest's degrees of freedom (:func:`lmm_teach.fixed_inference.coef_table`)."""
+        return fixed_inference.coef_table(self, ddf)
+
+    def confint(self, method: str = "wald", level: float = 0.95) -> pd.DataFrame:
+        """Confidence intervals named as lme4 names them
+        (:func:`lmm_teach.fixed_inference.confint`)."""
+        return fixed_inference.confint(self, method, level)
 
     def summary(self) -> str:
         """A table like lme4's ``summary()``: the random effects, then the fixed effects.
@@ -179,6 +191,7 @@ def make_fit(design: Design, optimum: ThetaOptimum, reml: bool, engine: str = "f
         ranef_blocks=tuple((g, tuple(t.index), tuple(t.columns), t.to_numpy()) for g, t in ranef.items()),
         nobs=n, ngroups=MappingProxyType({t.group: len(t.levels) for t in design.terms}),
         converged=optimum.converged, singular=is_singular(optimum.theta, theta_lower(design.terms)),
+        design=design,
     )
 
 
