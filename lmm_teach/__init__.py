@@ -24,6 +24,9 @@ Part II, the general engine (lme4's four stages; ``lmm_teach.fit`` runs them all
 - ``lmm_teach.fixed_inference``: after the fit, Wald and Satterthwaite tables for the fixed
   effects (``fit.coef_table``) and Wald intervals (``fit.confint``), checked against lmerTest
   and lme4
+- ``lmm_teach.random_effects``: after the fit, the conditional covariances of the random
+  effects (``fit.conditional_covariances``), fitted values, residuals and predictions
+  (``fit.predict``), checked against lme4
 
 Part III, speed:
 
@@ -36,11 +39,11 @@ Part III, speed:
 
 from lmm_teach import data, errata, henderson, inference, joint, laplace, ml, model
 from lmm_teach import blocked, design, expressions, fixed_inference, formula, gradient, lmer
-from lmm_teach import optimizer, pls, reml
+from lmm_teach import optimizer, pls, random_effects, reml
 from lmm_teach.lmer import LmmFit, fit
 
 __all__ = ["data", "model", "joint", "laplace", "henderson", "ml", "inference", "errata",
            "reml", "pls", "formula", "design", "optimizer", "expressions", "lmer", "blocked",
-           "gradient", "fixed_inference", "fit",
+           "gradient", "fixed_inference", "random_effects", "fit",
            "LmmFit"]
 __version__ = "0.1.0"

@@ -16,9 +16,9 @@ does whenever that order is not already the given one (Bates et al. 2015, sectio
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 import pandas as pd
@@ -77,6 +77,7 @@ class Design:
     fixed_names: tuple[str, ...]
     terms: tuple[TermDesign, ...]
     weights: np.ndarray | None = None
+    factor_levels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.weights is None:
@@ -444,7 +445,15 @@ def model_matrices(formula: str, data: pd.DataFrame, weights: ArrayLike | str | 
     y = frame[parsed.response].to_numpy(dtype=float)
     w = frame[WEIGHTS].to_numpy() if WEIGHTS in frame else None
     y = _not_fitted_exactly(y, X, parsed.response)
-    return Design(formula, y, X, fixed_names, tuple(terms), w)
+    return Design(formula, y, X, fixed_names, tuple(terms), w, factor_levels(frame))
+
+
+def factor_levels(frame: pd.DataFrame) -> dict[str, tuple[str, ...]]:
+    """The levels of every factor of the model frame, kept so that new data can be coded
+    the same way (predictions, :func:`lmm_teach.random_effects.predict`)."""
+    return {column: tuple(str(level) for level in frame[column].cat.categories)
+            for column in frame.columns
+            if isinstance(frame[column].dtype, pd.CategoricalDtype)}
 
 
 def _sharing(term: TermDesign, X: np.ndarray) -> TermDesign:
@@ -484,3 +493,13 @@ def term_summary(design: Design) -> pd.DataFrame:
               k=t.k, Z_columns=len(t.levels) * t.k, theta_size=t.k * (t.k + 1) // 2)
          for t in design.terms]
     )
+
+
+def term_labels(terms: tuple[TermDesign, ...]) -> list[str]:
+    """Each term's grouping factor, with ``.1``, ``.2`` for a second and third term on the
+    same factor, as lme4 labels them in ``VarCorr`` and ``confint``. Chapter 10."""
+    labels, seen = [], {}
+    for term in terms:
+        seen[term.group] = seen.get(term.group, -1) + 1
+        labels.append(term.group + (f".{seen[term.group]}" if seen[term.group] else ""))
+    return labels

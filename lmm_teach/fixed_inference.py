@@ -30,7 +30,7 @@ from numpy.typing import ArrayLike
 from scipy import linalg, stats
 
 from lmm_teach.blocked import blocked_factor, log_det_L2_blocked
-from lmm_teach.design import Design
+from lmm_teach.design import Design, term_labels
 
 GAMMA_STEP = 1e-4    # relative step of the central differences in gamma = (theta, sigma)
 
@@ -161,10 +161,8 @@ def parameter_names(fit) -> list[str]:
     (``sd_(Intercept)|Subject``, ``cor_Days.(Intercept)|Subject``, ``sd_Days|Subject``; a
     second term on the same factor is ``Subject.1``, as in ``fit.varcorr``), then ``sigma``,
     then the fixed effects as ``fit.beta`` names them."""
-    names, seen = [], {}
-    for term in fit.design.terms:
-        seen[term.group] = seen.get(term.group, -1) + 1
-        group = term.group + (f".{seen[term.group]}" if seen[term.group] else "")
+    names = []
+    for term, group in zip(fit.design.terms, term_labels(fit.design.terms)):
         for c in range(term.k):
             names.append(f"sd_{term.columns[c]}|{group}")
             names += [f"cor_{term.columns[r]}.{term.columns[c]}|{group}"

@@ -20,10 +20,10 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import linalg
 
-from lmm_teach import fixed_inference
+from lmm_teach import fixed_inference, random_effects
 from lmm_teach._checks import read_only_copies
 from lmm_teach.blocked import BlockedSolution, solve_blocked
-from lmm_teach.design import Design, TermDesign, model_matrices
+from lmm_teach.design import Design, TermDesign, model_matrices, term_labels
 from lmm_teach.optimizer import ThetaOptimum, deviance_function, is_singular, optimize_theta
 from lmm_teach.pls import PLSSolution, sigma2_hat, solve_pls, term_factor, theta_lower, theta_slices
 
@@ -100,6 +100,27 @@ class LmmFit:
         (:func:`lmm_teach.fixed_inference.confint`)."""
         return fixed_inference.confint(self, method, level)
 
+    def conditional_covariances(self) -> dict[str, np.ndarray]:
+        """:math:`\\operatorname{Var}(b_{i,j} \\mid y)` per level, a :math:`(J_i, k_i, k_i)`
+        array per term, keyed like ``varcorr``'s groups (lme4's ``ranef(condVar = TRUE)``
+        ``postVar``; :func:`lmm_teach.random_effects.conditional_covariances`)."""
+        stacks = random_effects.conditional_covariances(self.theta, self.sigma, self.design.gram)
+        return dict(zip(term_labels(self.design.terms), (np.array(s) for s in stacks)))
+
+    def predict(self, newdata: pd.DataFrame | None = None, random: bool = True) -> np.ndarray:
+        """Predictions, with (``random=True``) or without the random effects; a group the
+        fit never saw contributes 0 (:func:`lmm_teach.random_effects.predict`)."""
+        return random_effects.predict(self, newdata, random)
+
+    def fitted(self) -> np.ndarray:
+        """:math:`X\\hat\\beta + Z\\hat b` for the rows the fit used."""
+        return random_effects.fitted_values(self)
+
+    def residuals(self, kind: str = "conditional") -> np.ndarray:
+        """Conditional (:math:`y - X\\hat\\beta - Z\\hat b`) or marginal
+        (:math:`y - X\\hat\\beta`) residuals (:func:`lmm_teach.random_effects.residuals`)."""
+        return random_effects.residuals(self, kind)
+
     def summary(self) -> str:
         """A table like lme4's ``summary()``: the random effects, then the fixed effects.
 
@@ -136,10 +157,8 @@ def varcorr_table(theta: np.ndarray, sigma: float, terms: tuple[TermDesign, ...]
 
     A correlation with a zero standard deviation is undefined and shown as NaN. Chapter 10.
     """
-    rows, seen = [], {}
-    for term, s in zip(terms, theta_slices(terms)):
-        seen[term.group] = seen.get(term.group, -1) + 1
-        label = term.group + (f".{seen[term.group]}" if seen[term.group] else "")
+    rows = []
+    for term, s, label in zip(terms, theta_slices(terms), term_labels(terms)):
         cov = term_covariance(term_factor(theta[s], term.k), sigma**2)
         rows += _varcorr_rows(label, term.columns, cov)
     rows.append(dict(grp="Residual", var1="", var2="", vcov=sigma**2, sdcor=sigma))
