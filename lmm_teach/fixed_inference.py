@@ -30,7 +30,7 @@ from numpy.typing import ArrayLike
 from scipy import linalg, stats
 
 from lmm_teach.blocked import blocked_factor, log_det_L2_blocked
-from lmm_teach.design import Design, term_labels
+from lmm_teach.design import Design
 
 GAMMA_STEP = 1e-4    # relative step of the central differences in gamma = (theta, sigma)
 
@@ -154,40 +154,3 @@ def satterthwaite_dfs(fit) -> np.ndarray:
     V_gamma = cov_gamma(gamma, fit.design, fit.reml)
     return np.array([satterthwaite_df(l, C, jacobian, V_gamma) for l in np.eye(C.shape[0])])
 
-
-def parameter_names(fit) -> list[str]:
-    r"""lme4's names of the parameters of ``fit`` (``confint(..., oldNames = FALSE)``): per
-    random term, its standard deviations and correlations in the order of :math:`\theta`
-    (``sd_(Intercept)|Subject``, ``cor_Days.(Intercept)|Subject``, ``sd_Days|Subject``; a
-    second term on the same factor is ``Subject.1``, as in ``fit.varcorr``), then ``sigma``,
-    then the fixed effects as ``fit.beta`` names them."""
-    names = []
-    for term, group in zip(fit.design.terms, term_labels(fit.design.terms)):
-        for c in range(term.k):
-            names.append(f"sd_{term.columns[c]}|{group}")
-            names += [f"cor_{term.columns[r]}.{term.columns[c]}|{group}"
-                      for r in range(c + 1, term.k)]
-    return names + ["sigma"] + list(fit.fixed_names)
-
-
-CONFINT_METHODS = ("wald",)
-
-
-def confint(fit, method: str = "wald", level: float = 0.95) -> pd.DataFrame:
-    r"""Confidence intervals, one row per parameter (:func:`parameter_names`), columns
-    ``lower`` and ``upper``. ``method="wald"``: :math:`\hat\beta_j \pm z_{1-\alpha/2}\,
-    \operatorname{se}(\hat\beta_j)` for the fixed effects; the rows of the standard
-    deviations, correlations and :math:`\sigma` are NaN, as lme4's ``confint(method =
-    "Wald")`` leaves them NA: a symmetric interval is a poor description of a standard
-    deviation near 0. A ValueError for an unknown method or a level outside (0, 1)."""
-    if method not in CONFINT_METHODS:
-        raise ValueError(f"method must be one of {list(CONFINT_METHODS)}, not {method!r}")
-    if not 0 < level < 1:
-        raise ValueError(f"level must be between 0 and 1, not {level!r}")
-    names = parameter_names(fit)
-    z = stats.norm.ppf(0.5 + level / 2)
-    se = np.sqrt(np.diag(fit.cov_beta_values))
-    n_variance = len(names) - se.size
-    lower = np.concatenate([np.full(n_variance, np.nan), fit.beta_values - z * se])
-    upper = np.concatenate([np.full(n_variance, np.nan), fit.beta_values + z * se])
-    return pd.DataFrame({"lower": lower, "upper": upper}, index=names)

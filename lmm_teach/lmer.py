@@ -20,7 +20,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import linalg
 
-from lmm_teach import fixed_inference, random_effects
+from lmm_teach import fixed_inference, intervals, random_effects
 from lmm_teach._checks import read_only_copies
 from lmm_teach.blocked import BlockedSolution, solve_blocked
 from lmm_teach.design import Design, TermDesign, model_matrices, term_labels
@@ -96,9 +96,17 @@ class LmmFit:
         return fixed_inference.coef_table(self, ddf)
 
     def confint(self, method: str = "wald", level: float = 0.95) -> pd.DataFrame:
-        """Confidence intervals named as lme4 names them
-        (:func:`lmm_teach.fixed_inference.confint`)."""
-        return fixed_inference.confint(self, method, level)
+        """Confidence intervals named as lme4 names them: ``"wald"`` or ``"profile"``
+        (:func:`lmm_teach.intervals.confint`)."""
+        return intervals.confint(self, method, level)
+
+    def profile(self, level: float = 0.99, n_points: int = 9) -> pd.DataFrame:
+        """The zeta curves of every parameter (:func:`lmm_teach.intervals.profile`)."""
+        return intervals.profile(self, level, n_points)
+
+    def simulate(self, nsim: int = 1, seed: int | None = None) -> np.ndarray:
+        """Responses drawn from the fitted model (:func:`lmm_teach.intervals.simulate`)."""
+        return intervals.simulate(self, nsim, seed)
 
     def conditional_covariances(self) -> dict[str, np.ndarray]:
         """:math:`\\operatorname{Var}(b_{i,j} \\mid y)` per level, a :math:`(J_i, k_i, k_i)`

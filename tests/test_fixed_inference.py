@@ -131,6 +131,6 @@ def test_a_wider_level_gives_a_wider_interval_and_bad_arguments_are_refused():
     narrow, wide = result.confint(level=0.9), result.confint(level=0.99)
     assert np.all(wide.loc["Days", "lower"] < narrow.loc["Days", "lower"])
     with pytest.raises(ValueError, match="method must be one of"):
-        result.confint("profile")
+        result.confint("mcmc")
     with pytest.raises(ValueError, match="level must be between 0 and 1"):
         result.confint(level=95)
