@@ -24,14 +24,18 @@ from __future__ import annotations
 
 import dataclasses
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import optimize, sparse, stats
+from tqdm.auto import tqdm
 
 from lmm_teach.design import Design, term_labels
 from lmm_teach.fixed_inference import deviance_gamma
 from lmm_teach.optimizer import minimize_bobyqa, optimize_theta
-from lmm_teach.pls import Lambda, term_factor, theta_slices
+from lmm_teach.blocked import solve_blocked
+from lmm_teach.pls import Lambda, sigma2_hat, term_factor, theta_slices
 
 # ---------------------------------------------------------------- simulate
 
@@ -155,7 +159,6 @@ def profiled_beta(j: int, value: float, design: Design) -> float:
     reduced = dataclasses.replace(design, y=design.y - design.X[:, j] * value,
                                   X=design.X[:, keep],
                                   fixed_names=tuple(design.fixed_names[c] for c in keep))
-    import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")                 # a boundary fit is expected far out
         return optimize_theta(reduced, reml=False).deviance
@@ -237,10 +240,43 @@ def parameter_names(fit) -> list[str]:
     return omega_names(fit.design) + list(fit.fixed_names)
 
 
-CONFINT_METHODS = ("wald", "profile")
+# ---------------------------------------------------------------- the parametric bootstrap
+
+PROGRESS_FROM = 200   # bootstraps of at least this many replicates show a progress bar
 
 
-def confint(fit, method: str = "wald", level: float = 0.95) -> pd.DataFrame:
+def estimates(design: Design, reml: bool) -> np.ndarray:
+    r"""A fit's parameters in the order of :func:`parameter_names`: :math:`\omega` (standard
+    deviations, correlations, :math:`\sigma`), then :math:`\hat\beta`; chapter 13's
+    optimizer and chapter 15's solution, with the warnings of boundary fits silenced (a
+    bootstrap meets many)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theta = optimize_theta(design, reml).theta
+    solution = solve_blocked(theta, design)
+    n, p = design.X.shape
+    sigma = float(np.sqrt(sigma2_hat(solution.r2, n, p, reml)))
+    return np.concatenate([omega_from(theta, sigma, design), solution.beta])
+
+
+def bootstrap(fit, nsim: int, seed: int | None = None, progress: bool | None = None
+              ) -> pd.DataFrame:
+    r"""The parametric bootstrap: ``nsim`` responses simulated from the fit
+    (:func:`simulate`), each refitted the way the fit was (ML or REML); one row of
+    :func:`parameter_names` per replicate. ``seed`` makes it reproducible; a progress bar
+    (tqdm) shows from ``PROGRESS_FROM`` replicates, or as ``progress`` says."""
+    y_star = simulate(fit, nsim, seed)
+    show = nsim >= PROGRESS_FROM if progress is None else progress
+    rows = [estimates(dataclasses.replace(fit.design, y=y_star[:, s]), fit.reml)
+            for s in tqdm(range(nsim), disable=not show, desc="bootstrap")]
+    return pd.DataFrame(rows, columns=parameter_names(fit))
+
+
+CONFINT_METHODS = ("wald", "profile", "bootstrap")
+
+
+def confint(fit, method: str = "wald", level: float = 0.95, nsim: int = 500,
+            seed: int | None = None) -> pd.DataFrame:
     r"""Confidence intervals, one row per parameter (:func:`parameter_names`), columns
     ``lower`` and ``upper``.
 
@@ -251,6 +287,9 @@ def confint(fit, method: str = "wald", level: float = 0.95) -> pd.DataFrame:
     - ``"profile"``: where :math:`|\zeta| = z_{1-\alpha/2}` for every parameter
       (:func:`profile_interval`), 0 for a standard deviation whose profile does not reach
       it; for a fit by ML.
+    - ``"bootstrap"``: the :math:`\alpha/2` and :math:`1 - \alpha/2` quantiles of ``nsim``
+      parametric bootstrap replicates (:func:`bootstrap`, reproducible with ``seed``):
+      lme4's ``confint(method = "boot")``, percentile intervals.
 
     A ValueError for an unknown method or a level outside (0, 1).
     """
@@ -261,6 +300,9 @@ def confint(fit, method: str = "wald", level: float = 0.95) -> pd.DataFrame:
     names = parameter_names(fit)
     if method == "profile":
         limits = np.array([profile_interval(fit, name, level) for name in names])
+    elif method == "bootstrap":
+        replicates = bootstrap(fit, nsim, seed).to_numpy()
+        limits = np.quantile(replicates, [0.5 - level / 2, 0.5 + level / 2], axis=0).T
     else:
         limits = np.full((len(names), 2), np.nan)
         se, z = np.sqrt(np.diag(fit.cov_beta_values)), stats.norm.ppf(0.5 + level / 2)

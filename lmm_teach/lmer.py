@@ -95,10 +95,11 @@ class LmmFit:
         lmerTest's degrees of freedom (:func:`lmm_teach.fixed_inference.coef_table`)."""
         return fixed_inference.coef_table(self, ddf)
 
-    def confint(self, method: str = "wald", level: float = 0.95) -> pd.DataFrame:
-        """Confidence intervals named as lme4 names them: ``"wald"`` or ``"profile"``
-        (:func:`lmm_teach.intervals.confint`)."""
-        return intervals.confint(self, method, level)
+    def confint(self, method: str = "wald", level: float = 0.95, nsim: int = 500,
+                seed: int | None = None) -> pd.DataFrame:
+        """Confidence intervals named as lme4 names them: ``"wald"``, ``"profile"`` or
+        ``"bootstrap"`` (``nsim`` replicates, ``seed``; :func:`lmm_teach.intervals.confint`)."""
+        return intervals.confint(self, method, level, nsim, seed)
 
     def profile(self, level: float = 0.99, n_points: int = 9) -> pd.DataFrame:
         """The zeta curves of every parameter (:func:`lmm_teach.intervals.profile`)."""
