@@ -21,13 +21,19 @@ Part II, the general engine (lme4's four stages; ``lmm_teach.fit`` runs them all
   ``scale``, ``poly`` in a formula
 - ``lmm_teach.lmer``: the fitted model and ``fit(formula, data, reml=True, weights=None,
   engine="fast")``
-- ``lmm_teach.fixed_inference``: after the fit, Wald and Satterthwaite tables for the fixed
-  effects (``fit.coef_table``), checked against lmerTest
+
+After the fit (what a course asks of a fitted model; chapters to come):
+
+- ``lmm_teach.fixed_inference``: Wald and Satterthwaite tables for the fixed effects
+  (``fit.coef_table``), checked against lmerTest
 - ``lmm_teach.intervals``: Wald and profile-likelihood intervals for every parameter
   (``fit.confint``, ``fit.profile``) and simulated responses (``fit.simulate``), checked
   against lme4
-- ``lmm_teach.random_effects``: after the fit, the conditional covariances of the random
-  effects (``fit.conditional_covariances``), fitted values, residuals and predictions
+- ``lmm_teach.comparison``: likelihood-ratio tables (``anova``, ``fit.anova``) with refits by
+  ML where REML criteria cannot be compared, the boundary mixture and the bootstrap LRT,
+  checked against lme4
+- ``lmm_teach.random_effects``: the conditional covariances of the random effects
+  (``fit.conditional_covariances``), fitted values, residuals and predictions
   (``fit.predict``), checked against lme4
 
 Part III, speed:
@@ -40,13 +46,13 @@ Part III, speed:
 """
 
 from lmm_teach import data, errata, henderson, inference, joint, laplace, ml, model
-from lmm_teach import blocked, design, expressions, fixed_inference, formula, gradient
-from lmm_teach import intervals, lmer
-from lmm_teach import optimizer, pls, random_effects, reml
+from lmm_teach import blocked, comparison, design, expressions, fixed_inference, formula
+from lmm_teach import gradient, intervals, lmer, optimizer, pls, random_effects, reml
 from lmm_teach.lmer import LmmFit, fit
 
 __all__ = ["data", "model", "joint", "laplace", "henderson", "ml", "inference", "errata",
            "reml", "pls", "formula", "design", "optimizer", "expressions", "lmer", "blocked",
-           "gradient", "fixed_inference", "intervals", "random_effects", "fit",
+           "gradient", "fixed_inference", "intervals", "comparison", "random_effects",
+           "fit",
            "LmmFit"]
 __version__ = "0.1.0"

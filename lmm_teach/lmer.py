@@ -130,6 +130,12 @@ class LmmFit:
         (:math:`y - X\\hat\\beta`) residuals (:func:`lmm_teach.random_effects.residuals`)."""
         return random_effects.residuals(self, kind)
 
+    def anova(self, *others: "LmmFit", refit: object = "auto") -> pd.DataFrame:
+        """The likelihood-ratio table of this fit and ``others``
+        (:func:`lmm_teach.comparison.anova`)."""
+        from lmm_teach.comparison import anova     # comparison refits, so it needs this module
+        return anova(self, *others, refit=refit)
+
     def summary(self) -> str:
         """A table like lme4's ``summary()``: the random effects, then the fixed effects.
 
