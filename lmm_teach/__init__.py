@@ -22,10 +22,10 @@ Part II, the general engine (lme4's four stages; ``lmm_teach.fit`` runs them all
 - ``lmm_teach.lmer``: the fitted model and ``fit(formula, data, reml=True, weights=None,
   engine="fast")``
 
-After the fit (what a course asks of a fitted model; chapters to come):
+Part III, after the fit (what a course asks of a fitted model):
 
-- ``lmm_teach.fixed_inference``: Wald and Satterthwaite tables for the fixed effects
-  (``fit.coef_table``), checked against lmerTest
+- ``lmm_teach.fixed_inference``: chapter 15, Wald and Satterthwaite tables for the fixed
+  effects (``fit.coef_table``), checked against lmerTest
 - ``lmm_teach.intervals``: Wald and profile-likelihood intervals for every parameter
   (``fit.confint``, ``fit.profile``) and simulated responses (``fit.simulate``), checked
   against lme4
@@ -36,12 +36,12 @@ After the fit (what a course asks of a fitted model; chapters to come):
   (``fit.conditional_covariances``), fitted values, residuals and predictions
   (``fit.predict``), checked against lme4
 
-Part III, speed:
+Part IV, speed:
 
-- ``lmm_teach.blocked``: chapter 15, the fast engine: blocks of [Z X y]'[Z X y] made once, a
+- ``lmm_teach.blocked``: chapter 19, the fast engine: blocks of [Z X y]'[Z X y] made once, a
   blocked Cholesky factor vectorized over levels (``fit``'s default; ``engine="readable"`` runs
   chapter 10's dense steps)
-- ``lmm_teach.gradient``: chapter 15, the gradient of the deviance in closed form for small
+- ``lmm_teach.gradient``: chapter 19, the gradient of the deviance in closed form for small
   models, which lets a quasi-Newton search (``optimizer="lbfgs"``) replace BOBYQA there
 """
 

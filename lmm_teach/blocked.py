@@ -1,5 +1,5 @@
 r"""The fast engine: the profiled deviance from blocks of :math:`[Z\ X\ y]^\top [Z\ X\ y]`
-(chapter 15, *From readable to fast*).
+(chapter 19, *From readable to fast*).
 
 The readable engine of chapter 10 (:mod:`lmm_teach.pls`) forms the dense
 :math:`q \times q` matrix :math:`\Lambda_\theta^\top Z^\top Z \Lambda_\theta + I_q` at every
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 class TermShape:
     """What the per-:math:`\\theta` steps need of a term: its :math:`J_i` levels and
     :math:`k_i` columns (``levels`` is ``range(J)``, so :func:`lmm_teach.pls.Lambda` takes it as
-    it takes a :class:`~lmm_teach.design.TermDesign`). Chapter 15."""
+    it takes a :class:`~lmm_teach.design.TermDesign`). Chapter 19."""
 
     J: int
     k: int
@@ -71,7 +71,7 @@ class GramBlocks:
     ``1`` is the first term (the most levels), ``2m`` the terms 2 to :math:`m` together; ``Xy`` is
     :math:`[X\ y]`, so its last row and column belong to :math:`y`. All rows are multiplied by
     :math:`\sqrt{w_i}` first (prior weights, chapter 14). With ``terms``, the shapes of the
-    random terms, this is all that an evaluation of the deviance needs. Chapter 15.
+    random terms, this is all that an evaluation of the deviance needs. Chapter 19.
     """
 
     terms: tuple[TermShape, ...]
@@ -101,7 +101,7 @@ class DowndatePairs:
     the lower triangle, :math:`r \ge s`: the downdate is symmetric). ``target`` is
     :math:`r q_{2:m} + s`, ``H_index`` is :math:`j k_1^2 + a k_1 + c`, ``product`` is
     :math:`v_{ra} v_{sc}` (twice that for two non-zeros in one row, which stand for both
-    orders). Made once, with the Gram blocks. Chapter 15.
+    orders). Made once, with the Gram blocks. Chapter 19.
     """
 
     target: np.ndarray
@@ -116,7 +116,7 @@ def level_cross_sums(codes: np.ndarray, J: int, A: np.ndarray, B: np.ndarray) ->
     One ``bincount`` per pair of columns: a sum over the rows, with no :math:`n \times q`
     matrix formed. With :math:`A = X_i` it gives the diagonal blocks of :math:`Z_i^\top Z_i`;
     with :math:`B = [X\ y]`, :math:`Z_i^\top [X\ y]`. The stack is stored levels last
-    (:func:`levels_last`). Chapter 15.
+    (:func:`levels_last`). Chapter 19.
     """
     sums = np.empty((A.shape[1], B.shape[1], J))
     for a in range(A.shape[1]):
@@ -130,7 +130,7 @@ def levels_last(stack: np.ndarray) -> np.ndarray:
     a :math:`(J, a, b)` view of an :math:`(a, b, J)` array. Entry :math:`(r, c)` of every
     level is then one contiguous vector of length :math:`J`, and the per-level steps below,
     which work entry by entry for all levels at once, read and write whole vectors. A stack
-    that is stored so already is returned as it is. Chapter 15."""
+    that is stored so already is returned as it is. Chapter 19."""
     if stack.transpose(1, 2, 0).flags.c_contiguous:
         return stack
     return np.ascontiguousarray(stack.transpose(1, 2, 0)).transpose(2, 0, 1)
@@ -145,7 +145,7 @@ def gram_blocks(design: Design) -> GramBlocks:
         Z_{2:m}^\top Z_1 & Z_{2:m}^\top Z_{2:m} & \cdot \\
         [X\ y]^\top Z_1 & [X\ y]^\top Z_{2:m} & [X\ y]^\top [X\ y] \end{bmatrix}
 
-    After it, no step of the fit touches :math:`n` rows again. Chapter 15.
+    After it, no step of the fit touches :math:`n` rows again. Chapter 19.
     """
     X, y = _weighted_rows(design, design.X), _weighted_rows(design, design.y[:, None])
     first = design.terms[0]
@@ -162,7 +162,7 @@ def gram_blocks(design: Design) -> GramBlocks:
 
 def _weighted_rows(design: Design, A: np.ndarray) -> np.ndarray:
     r"""The rows of ``A`` times :math:`\sqrt{w_i}`; ``A`` itself, not a copy, without weights
-    (every :math:`w_i = 1`), which saves memory on large data. Chapter 15."""
+    (every :math:`w_i = 1`), which saves memory on large data. Chapter 19."""
     if np.all(design.weights == 1.0):
         return A
     return np.sqrt(design.weights)[:, None] * A
@@ -172,7 +172,7 @@ def later_blocks(design: Design, X: np.ndarray, y: np.ndarray
                  ) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
     r""":math:`Z_{2:m}^\top Z_1` (sparse), :math:`Z_{2:m}^\top Z_{2:m}` (dense) and
     :math:`Z_{2:m}^\top [X\ y]`, from the weighted rows ``X`` and ``y``; empty when there is
-    one term. Chapter 15."""
+    one term. Chapter 19."""
     first, rest = design.terms[0], design.terms[1:]
     if not rest:
         return (sparse.csr_matrix((0, len(first.levels) * first.k)), np.zeros((0, 0)),
@@ -192,14 +192,14 @@ def dense_fits(later: tuple) -> None:
     r"""Raise a ValueError, naming the terms, when the terms after the first have more than
     ``MAX_DENSE_COLUMNS`` random effects together: their block :math:`L_{22}` is dense
     (:math:`8 q_{2:m}^2` bytes), and a factor that large needs the sparse methods of lme4
-    (CHOLMOD) or MixedModels.jl, which this engine does not have. Chapter 15."""
+    (CHOLMOD) or MixedModels.jl, which this engine does not have. Chapter 19."""
     q_2m = sum(len(term.levels) * term.k for term in later)
     if q_2m > MAX_DENSE_COLUMNS:
         names = ", ".join(term.name for term in later)
         raise ValueError(f"the terms after the first, {names}, have {q_2m:,} random effects "
                          f"together; the fast engine keeps them in a dense {q_2m:,} x {q_2m:,} "
                          f"block ({8 * q_2m**2 / 2**30:.0f} GiB), and refuses more than "
-                         f"{MAX_DENSE_COLUMNS:,} (chapter 15)")
+                         f"{MAX_DENSE_COLUMNS:,} (chapter 19)")
 
 
 def gram_from_sums(terms: tuple[TermShape, ...], Z1tZ1: np.ndarray, Z1tXy: np.ndarray,
@@ -209,7 +209,7 @@ def gram_from_sums(terms: tuple[TermShape, ...], Z1tZ1: np.ndarray, Z1tXy: np.nd
     r"""Gram blocks from sums computed elsewhere, for example over a data set read in pieces:
     each block is a sum over rows, so the blocks of the whole are the sums of the blocks of the
     pieces (with every piece coded by the same levels). The blocks of :math:`Z_{2:m}` may be left
-    out when there is one term. Chapter 15, *Data that do not fit in memory*.
+    out when there is one term. Chapter 19, *Data that do not fit in memory*.
     """
     q_1, m = terms[0].J * terms[0].k, XytXy.shape[0]
     Z2mtZ1 = sparse.csr_matrix((0, q_1)) if Z2mtZ1 is None else sparse.csr_matrix(Z2mtZ1)
@@ -225,7 +225,7 @@ def term_gram(gram: GramBlocks, i: int) -> GramBlocks:
     cut out of those of the whole model: for a later term, its diagonal blocks of
     :math:`Z_{2:m}^\top Z_{2:m}` and its rows of :math:`Z_{2:m}^\top [X\ y]` (its columns
     are level by level, :math:`k_i` each). A fit of it costs little: :math:`L` is block
-    diagonal. Chapter 15, *A better start*.
+    diagonal. Chapter 19, *A better start*.
     """
     if i == 0:
         return gram_from_sums(gram.terms[:1], gram.Z1tZ1, gram.Z1tXy, gram.XytXy, gram.n,
@@ -254,7 +254,7 @@ def downdate_method(Z2mtZ1: sparse.csr_matrix, k_1: int
     crossed factors with many levels), as a dense product (:func:`schur_downdate_dense`, when
     the later terms have few levels and BLAS does the :math:`q_{2:m}^2 q_1` flops faster than
     the pairs), or by sparse products (neither: both too large). Returns (pairs, dense), at
-    most one of them not None. Chapter 15.
+    most one of them not None. Chapter 19.
     """
     q_2m, q_1 = Z2mtZ1.shape
     counts = np.diff(Z2mtZ1.tocsc().indptr[::k_1]).astype(np.int64)   # non-zeros per level
@@ -266,7 +266,7 @@ def downdate_method(Z2mtZ1: sparse.csr_matrix, k_1: int
 
 def downdate_pairs(Z2mtZ1: sparse.csr_matrix, k_1: int) -> DowndatePairs | None:
     """The :class:`DowndatePairs` of :math:`Z_{2:m}^\\top Z_1`, found once, with no loop over
-    levels; None when there are none or more than ``MAX_PAIRS``. Chapter 15.
+    levels; None when there are none or more than ``MAX_PAIRS``. Chapter 19.
 
     Each unordered pair of non-zeros of a block column is listed once and sent to the lower
     triangle (row :math:`\\max(r, s)`, column :math:`\\min(r, s)`); :math:`H_j` is symmetric,
@@ -301,7 +301,7 @@ def triangular_root(p: np.ndarray) -> np.ndarray:
 
 
 def block_diagonal(blocks: np.ndarray) -> sparse.csr_matrix:
-    """The sparse block-diagonal matrix of ``blocks`` (shape :math:`(J, k, k)`). Chapter 15."""
+    """The sparse block-diagonal matrix of ``blocks`` (shape :math:`(J, k, k)`). Chapter 19."""
     J, k, _ = blocks.shape
     return sparse.bsr_matrix((blocks, np.arange(J), np.arange(J + 1)), shape=(J * k, J * k)).tocsr()
 
@@ -318,7 +318,7 @@ def batched_cholesky(M: np.ndarray) -> np.ndarray:
 
     with each step done for all :math:`J` levels at once: :math:`k^2/2` operations on vectors
     of length :math:`J` instead of :math:`J` small factorizations. ``Mt[r, c]`` is entry
-    :math:`(r, c)` of every level, a vector; the result is stored levels last. Chapter 15.
+    :math:`(r, c)` of every level, a vector; the result is stored levels last. Chapter 19.
     """
     Mt = M.transpose(1, 2, 0)
     L = np.zeros(Mt.shape)
@@ -334,7 +334,7 @@ def batched_forward(L: np.ndarray, B: np.ndarray) -> np.ndarray:
     row by row): ``L`` is :math:`(J, k, k)` lower triangular, ``B`` is :math:`(J, k, m)`.
     Row :math:`r` of :math:`X` is :math:`(B_r - \sum_{c<r} L_{rc} X_c) / L_{rr}`, each term a
     vector operation over the :math:`J` levels (levels last, as in :func:`batched_cholesky`).
-    Chapter 15."""
+    Chapter 19."""
     Lt, Bt = L.transpose(1, 2, 0), B.transpose(1, 2, 0)
     X = np.empty(np.broadcast_shapes(Bt.shape, Lt.shape[:1] + (1,) + Lt.shape[2:]))
     for r in range(Lt.shape[0]):
@@ -347,7 +347,7 @@ def batched_forward(L: np.ndarray, B: np.ndarray) -> np.ndarray:
 
 def batched_backward(L: np.ndarray, B: np.ndarray) -> np.ndarray:
     r"""Solve :math:`L_j^\top X_j = B_j` for every level at once (back substitution, last row
-    first): ``L`` is :math:`(J, k, k)` lower triangular, ``B`` is :math:`(J, k, m)`. Chapter 15."""
+    first): ``L`` is :math:`(J, k, k)` lower triangular, ``B`` is :math:`(J, k, m)`. Chapter 19."""
     Lt, Bt = L.transpose(1, 2, 0), B.transpose(1, 2, 0)
     X = np.empty(Bt.shape)
     for r in reversed(range(Lt.shape[0])):
@@ -360,7 +360,7 @@ def stack_matmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     r""":math:`A_j B_j` for every :math:`j` of two stacks of small matrices (either may be one
     matrix, used for every :math:`j`), as a sum of :math:`k` outer products,
     :math:`\sum_c A_{:,c} B_{c,:}`, each computed for all levels at once (levels last).
-    Chapter 15.
+    Chapter 19.
     """
     At = A[..., None] if A.ndim == 2 else A.transpose(1, 2, 0)
     Bt = B[..., None] if B.ndim == 2 else B.transpose(1, 2, 0)
@@ -373,7 +373,7 @@ def stack_matmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 def times_each(M: np.ndarray, B: np.ndarray) -> np.ndarray:
     r""":math:`M B_j` for every block of a stack ``B`` :math:`(J, k, m)`, with one matrix
     :math:`M`: the blocks side by side, :math:`M [B_1 \cdots B_J]`, as one matrix product
-    (free of copies when ``B`` is stored levels last). Chapter 15."""
+    (free of copies when ``B`` is stored levels last). Chapter 19."""
     Bt = B.transpose(1, 2, 0)
     k, m, J = Bt.shape
     return (M @ Bt.reshape(k, m * J)).reshape(M.shape[0], m, J).transpose(2, 0, 1)
@@ -382,13 +382,13 @@ def times_each(M: np.ndarray, B: np.ndarray) -> np.ndarray:
 def each_times(B: np.ndarray, M: np.ndarray) -> np.ndarray:
     r""":math:`B_j M` for every block of a stack ``B`` :math:`(J, k, m)`: row :math:`r` of
     every block, side by side, is :math:`M^\top` times an :math:`m \times J` matrix, one
-    matrix product per row. Chapter 15."""
+    matrix product per row. Chapter 19."""
     return np.matmul(M.T, B.transpose(1, 2, 0)).transpose(2, 0, 1)
 
 
 def congruence(T: np.ndarray, D: np.ndarray) -> np.ndarray:
     r""":math:`T^\top D_j T` for every block of a stack :math:`(J, k, k)`, as two matrix
-    products (:func:`each_times`, :func:`times_each`). Chapter 15."""
+    products (:func:`each_times`, :func:`times_each`). Chapter 19."""
     return times_each(T.T, each_times(D, T))
 
 
@@ -400,7 +400,7 @@ class BlockedFactor:
     block is :math:`R_X`, its last column above the diagonal :math:`c_\beta`, and its last
     diagonal entry :math:`r(\theta)`, the square root of the penalized residual sum of squares.
     :math:`L_{21}` is not stored: the Schur complement needs only
-    :math:`K_j = L_{11,j}^{-1} T_1^\top` (:func:`L21` forms it for display). Chapter 15.
+    :math:`K_j = L_{11,j}^{-1} T_1^\top` (:func:`L21` forms it for display). Chapter 19.
     """
 
     theta: np.ndarray
@@ -419,7 +419,7 @@ NO_LATER_TERMS = np.zeros(0)   # the diagonal of Lambda_{2:m} of a model with on
 def schur_downdate(H: np.ndarray, gram: GramBlocks) -> np.ndarray:
     r""":math:`Z_{2:m}^\top Z_1\, H\, Z_1^\top Z_{2:m}`, dense, with :math:`H` block diagonal
     (``H`` is :math:`(J_1, k_1, k_1)`): what eliminating the first term takes from
-    :math:`Z_{2:m}^\top Z_{2:m}`. The readable version: two sparse products. Chapter 15.
+    :math:`Z_{2:m}^\top Z_{2:m}`. The readable version: two sparse products. Chapter 19.
     """
     return (gram.Z2mtZ1 @ block_diagonal(H) @ gram.Z2mtZ1.T).toarray()
 
@@ -436,7 +436,7 @@ def schur_downdate_pairs(H: np.ndarray, pairs: DowndatePairs, q_2m: int,
     The pairs are fixed; only :math:`H` changes with :math:`\theta`. No sparse product is
     formed at each evaluation. The pairs cover :math:`r \ge s`; with ``lower_only`` the strict
     upper triangle is left 0, for a Cholesky factorization that reads the lower one only.
-    Chapter 15; tests check it equals :func:`schur_downdate`.
+    Chapter 19; tests check it equals :func:`schur_downdate`.
     """
     weights = pairs.product * H.ravel()[pairs.H_index]
     lower = np.bincount(pairs.target, weights=weights, minlength=q_2m * q_2m).reshape(q_2m, q_2m)
@@ -448,7 +448,7 @@ def schur_downdate_pairs(H: np.ndarray, pairs: DowndatePairs, q_2m: int,
 def schur_downdate_dense(H: np.ndarray, Z2mtZ1: np.ndarray) -> np.ndarray:
     r"""The same matrix as :func:`schur_downdate`, with :math:`Z_{2:m}^\top Z_1` dense:
     :math:`(Z_{2:m}^\top Z_1 H)\,(Z_{2:m}^\top Z_1)^\top`, the first product level by level
-    (:math:`H` is block diagonal), the second one matrix product. Chapter 15."""
+    (:math:`H` is block diagonal), the second one matrix product. Chapter 19."""
     q_2m = Z2mtZ1.shape[0]
     J_1, k_1, _ = H.shape
     B_H = stack_matmul(Z2mtZ1.reshape(q_2m, J_1, k_1).swapaxes(0, 1), H)   # (J_1, q_2m, k_1)
@@ -458,7 +458,7 @@ def schur_downdate_dense(H: np.ndarray, Z2mtZ1: np.ndarray) -> np.ndarray:
 def schur_downdate_fast(H: np.ndarray, gram: GramBlocks, lower_only: bool = False
                         ) -> np.ndarray:
     """:func:`schur_downdate` by the method :func:`downdate_method` chose; with ``lower_only``
-    only its lower triangle is sure to be filled in. Chapter 15."""
+    only its lower triangle is sure to be filled in. Chapter 19."""
     if gram.Z2mtZ1_dense is not None:
         return schur_downdate_dense(H, gram.Z2mtZ1_dense)
     if gram.pairs is not None:
@@ -479,7 +479,7 @@ def factor_L22(theta_2m: np.ndarray, gram: GramBlocks, H: np.ndarray
 
     Also returns :math:`\Lambda_{2:m}`: the vector of its diagonal when every later term is a
     scalar one, otherwise the pairs :math:`(J_i, T_i)` of the later terms
-    (:func:`Lambda_2m_times`); no sparse matrix is made at each evaluation. Chapter 15.
+    (:func:`Lambda_2m_times`); no sparse matrix is made at each evaluation. Chapter 19.
     """
     later = gram.terms[1:]
     if all(term.k == 1 for term in later):               # Lambda_{2:m} is diagonal
@@ -498,7 +498,7 @@ def scaled_schur_complement(gram: GramBlocks, H: np.ndarray, lam: np.ndarray) ->
     :math:`\Lambda_{2:m} = \operatorname{diag}(\lambda)`: entry :math:`(r, s)` is
     :math:`\lambda_r S_{rs} \lambda_s`, with :math:`S` the Schur complement of
     :func:`factor_L22`. Made in place, in one array; the strict upper triangle is not
-    meaningful. Chapter 15."""
+    meaningful. Chapter 19."""
     A_22 = schur_downdate_fast(H, gram, lower_only=True)
     np.subtract(gram.Z2mtZ2m, A_22, out=A_22)
     A_22 *= lam[:, None]
@@ -510,7 +510,7 @@ def scaled_schur_complement(gram: GramBlocks, H: np.ndarray, lam: np.ndarray) ->
 def cholesky_lower(A: np.ndarray) -> np.ndarray:
     """The lower Cholesky factor of ``A`` (C-ordered), read from its lower triangle only, with
     no copy: LAPACK sees the transpose, Fortran-ordered, and factors its upper triangle in
-    place; ``A`` is overwritten. Chapter 15."""
+    place; ``A`` is overwritten. Chapter 19."""
     return linalg.cholesky(A.T, lower=False, check_finite=False, overwrite_a=True).T
 
 
@@ -519,7 +519,7 @@ def Lambda_2m_times(Lambda_2m: LaterLambda, M: np.ndarray, transpose: bool = Fal
     r""":math:`\Lambda_{2:m} M`, or :math:`\Lambda_{2:m}^\top M` with ``transpose``, with no
     sparse product: ``Lambda_2m`` is the vector of the diagonal (a row scaling) or the pairs
     :math:`(J_i, T_i)`, and each term's rows of :math:`M`, level by level, are multiplied by
-    :math:`T_i` (:func:`times_each`). Chapter 15."""
+    :math:`T_i` (:func:`times_each`). Chapter 19."""
     if isinstance(Lambda_2m, np.ndarray):
         return Lambda_2m[:, None] * M if M.ndim == 2 else Lambda_2m * M
     rows, pieces, start = M.reshape(M.shape[0], -1), [], 0
@@ -532,7 +532,7 @@ def Lambda_2m_times(Lambda_2m: LaterLambda, M: np.ndarray, transpose: bool = Fal
 
 
 def sparse_Lambda_2m(Lambda_2m: LaterLambda) -> sparse.csr_matrix:
-    r""":math:`\Lambda_{2:m}` as a sparse matrix, for display and tests. Chapter 15."""
+    r""":math:`\Lambda_{2:m}` as a sparse matrix, for display and tests. Chapter 19."""
     if isinstance(Lambda_2m, np.ndarray):
         return sparse.diags(Lambda_2m, format="csr")
     return sparse.block_diag([sparse.kron(sparse.identity(J), T) for J, T in Lambda_2m],
@@ -548,14 +548,14 @@ def factor_Xy(R_1: np.ndarray, R_2: np.ndarray, XytXy: np.ndarray) -> np.ndarray
         \qquad R_{Xy} = \begin{bmatrix} R_X & c_\beta \\ 0 & r(\theta) \end{bmatrix}.
 
     Treating :math:`y` as a last column of :math:`X` makes one factorization give
-    :math:`R_X`, :math:`c_\beta` and :math:`r^2(\theta)` together. Chapter 15.
+    :math:`R_X`, :math:`c_\beta` and :math:`r^2(\theta)` together. Chapter 19.
     """
     R_1 = R_1.reshape(-1, XytXy.shape[0])
     return linalg.cholesky(XytXy - R_1.T @ R_1 - R_2.T @ R_2, lower=False, check_finite=False)
 
 
 def blocked_factor(theta: ArrayLike, gram: GramBlocks) -> BlockedFactor:
-    r"""The blocked Cholesky factor of chapter 15 at :math:`\theta`, from the Gram blocks alone.
+    r"""The blocked Cholesky factor of chapter 19 at :math:`\theta`, from the Gram blocks alone.
 
     .. math::
 
@@ -587,7 +587,7 @@ def L21(factor: BlockedFactor, gram: GramBlocks) -> sparse.csr_matrix:
     r""":math:`L_{21} = \Lambda_{2:m}^\top Z_{2:m}^\top Z_1 \Lambda_1 L_{11}^{-\top}
     = \Lambda_{2:m}^\top Z_{2:m}^\top Z_1 \operatorname{diag}(K_j^\top)`, sparse, with the
     pattern of :math:`Z_{2:m}^\top Z_1`. The deviance never needs it (:func:`factor_L22` uses
-    :math:`H`); it is formed here to show and test the factor. Chapter 15."""
+    :math:`H`); it is formed here to show and test the factor. Chapter 19."""
     if factor.K is None:                                       # one term: L_21 is empty
         return gram.Z2mtZ1
     Lambda_2m = sparse_Lambda_2m(factor.Lambda_2m)
@@ -597,7 +597,7 @@ def L21(factor: BlockedFactor, gram: GramBlocks) -> sparse.csr_matrix:
 
 def dense_L(factor: BlockedFactor, gram: GramBlocks) -> np.ndarray:
     r"""The whole :math:`q \times q` factor :math:`L_\theta`, assembled from its blocks, for
-    small models: the same lower-triangular matrix as the readable engine's ``L``. Chapter 15."""
+    small models: the same lower-triangular matrix as the readable engine's ``L``. Chapter 19."""
     L_11 = block_diagonal(factor.L_11).toarray()
     if factor.L_22.size == 0:
         return L_11
@@ -616,7 +616,7 @@ def _checked_theta(theta: ArrayLike, terms: tuple[TermShape, ...]) -> np.ndarray
 
 def log_det_L2_blocked(factor: BlockedFactor) -> float:
     r""":math:`\log|L_\theta|^2 = 2\sum \log` of the diagonals of :math:`L_{11}` and
-    :math:`L_{22}` (the determinant of a block-triangular matrix). Chapter 15."""
+    :math:`L_{22}` (the determinant of a block-triangular matrix). Chapter 19."""
     diagonal_11 = np.diagonal(factor.L_11, axis1=1, axis2=2)
     return float(2 * (np.sum(np.log(diagonal_11)) + np.sum(np.log(np.diag(factor.L_22)))))
 
@@ -630,7 +630,7 @@ class DenseGram:
     the number :math:`q` of random effects (its first rows and columns), and where each
     :math:`\theta` goes in :math:`\Lambda_\theta`: ``Lambda[rows, cols] = theta[index]``. For
     models with few random effects, whose blocks are so small that the per-block steps cost
-    more in overhead than one dense factorization does in arithmetic. Chapter 15."""
+    more in overhead than one dense factorization does in arithmetic. Chapter 19."""
 
     G: np.ndarray       # (q + p + 1, q + p + 1)
     q: int
@@ -645,7 +645,7 @@ def dense_gram(gram: GramBlocks) -> DenseGram:
     \end{bmatrix}`, with :math:`Z^\top Z = \begin{bmatrix} Z_1^\top Z_1 & Z_1^\top Z_{2:m} \\
     Z_{2:m}^\top Z_1 & Z_{2:m}^\top Z_{2:m} \end{bmatrix}`, and the pattern of
     :math:`\Lambda_\theta` (chapter 10's :func:`lmm_teach.pls.Lambda`, filled with the
-    positions of the :math:`\theta`'s). Chapter 15.
+    positions of the :math:`\theta`'s). Chapter 19.
     """
     m = gram.XytXy.shape[0]
     Z1tZ2m = gram.Z2mtZ1.T.toarray()
@@ -662,7 +662,7 @@ def dense_gram(gram: GramBlocks) -> DenseGram:
 
 def deviance_from_dense(theta: ArrayLike, gram: GramBlocks, reml: bool) -> float:
     r"""The deviance of :func:`deviance_from_gram` from one Cholesky factorization of the
-    whole Gram matrix (:class:`DenseGram`), scaled and penalized (``eq-ch15-Rxy``):
+    whole Gram matrix (:class:`DenseGram`), scaled and penalized (``eq-ch19-Rxy``):
 
     .. math::
 
@@ -674,7 +674,7 @@ def deviance_from_dense(theta: ArrayLike, gram: GramBlocks, reml: bool) -> float
         0 & I_{p+1} \end{bmatrix}.
 
     The diagonal of the factor holds those of :math:`L_\theta`, :math:`R_X` and, last,
-    :math:`r(\theta)`. For models with at most ``SMALL_Q`` random effects. Chapter 15; tests
+    :math:`r(\theta)`. For models with at most ``SMALL_Q`` random effects. Chapter 19; tests
     check it against both engines.
     """
     _, L_tilde = dense_factor(theta, gram)
@@ -689,7 +689,7 @@ def dense_factor(theta: ArrayLike, gram: GramBlocks) -> tuple[np.ndarray, np.nda
     r""":math:`\tilde\Lambda_\theta^\top G` and the lower Cholesky factor of
     :math:`M_\theta = \tilde\Lambda_\theta^\top G \tilde\Lambda_\theta + \operatorname{diag}(I_q, 0)`
     (:func:`deviance_from_dense`), for a model with at most ``SMALL_Q`` random effects;
-    the analytic gradient (:mod:`lmm_teach.gradient`) needs both. Chapter 15."""
+    the analytic gradient (:mod:`lmm_teach.gradient`) needs both. Chapter 19."""
     theta, dense = _checked_theta(theta, gram.terms), gram.dense
     Lambda_tilde = np.eye(dense.G.shape[0])
     Lambda_tilde[dense.rows, dense.cols] = theta[dense.index]
@@ -703,7 +703,7 @@ def cholesky_small(M: np.ndarray) -> np.ndarray:
     """The lower Cholesky factor of a small symmetric matrix, by LAPACK's ``dpotrf`` itself:
     ``scipy.linalg.cholesky`` makes the same call after checks that cost more than the
     factorization of a matrix this small. A LinAlgError where ``M`` is not positive definite,
-    as scipy's. Chapter 15."""
+    as scipy's. Chapter 19."""
     L, info = linalg.lapack.dpotrf(M, lower=1, clean=1)
     if info != 0:
         raise linalg.LinAlgError(f"{info}-th leading minor not positive definite")
@@ -723,7 +723,7 @@ def deviance_from_gram(theta: ArrayLike, gram: GramBlocks, reml: bool) -> float:
 
     Nothing here has :math:`n` rows: the blocks may come from data read in pieces. A model
     with at most ``SMALL_Q`` random effects takes the dense route instead
-    (:func:`deviance_from_dense`), the same number in fewer steps. Chapter 15.
+    (:func:`deviance_from_dense`), the same number in fewer steps. Chapter 19.
     """
     if gram.dense is not None:
         return deviance_from_dense(theta, gram, reml)
@@ -732,7 +732,7 @@ def deviance_from_gram(theta: ArrayLike, gram: GramBlocks, reml: bool) -> float:
 
 def deviance_from_blocks(theta: ArrayLike, gram: GramBlocks, reml: bool) -> float:
     """:func:`deviance_from_gram` by the blocked factor (:func:`blocked_factor`), whatever
-    the number of random effects. Chapter 15."""
+    the number of random effects. Chapter 19."""
     factor = blocked_factor(theta, gram)
     p = factor.R_Xy.shape[0] - 1
     log_det_RX2 = 2 * float(np.sum(np.log(np.abs(np.diag(factor.R_Xy)[:p]))))
@@ -744,7 +744,7 @@ def blocked_deviance(theta: ArrayLike, design: Design, reml: bool) -> float:
     """The fast engine's profiled deviance: :func:`deviance_from_gram` of ``design.gram``.
 
     Same signature and value as :func:`lmm_teach.pls.profiled_deviance` (to :math:`10^{-8}`).
-    Chapter 15.
+    Chapter 19.
     """
     return deviance_from_gram(theta, design.gram, reml)
 
@@ -752,7 +752,7 @@ def blocked_deviance(theta: ArrayLike, design: Design, reml: bool) -> float:
 @dataclass(frozen=True)
 class BlockedSolution:
     """What ``make_fit`` needs at :math:`\\hat\\theta`: the same fields as the readable
-    :class:`lmm_teach.pls.PLSSolution` except the dense ``L``. Chapter 15."""
+    :class:`lmm_teach.pls.PLSSolution` except the dense ``L``. Chapter 19."""
 
     theta: np.ndarray
     R_X: np.ndarray
@@ -772,7 +772,7 @@ def conditional_modes(factor: BlockedFactor, beta: np.ndarray, gram: GramBlocks)
         L_{11}^\top u_1 = c_1 - R_{ZX,1}\hat\beta - L_{21}^\top u_2,
 
     with :math:`L_{21}^\top u_2 = K\, Z_1^\top Z_{2:m} \Lambda_{2:m} u_2` level by level.
-    Chapter 15.
+    Chapter 19.
     """
     p, (J_1, k_1) = beta.shape[0], factor.L_11.shape[:2]
     right_1 = factor.R_1[:, :, p] - factor.R_1[:, :, :p] @ beta
@@ -789,7 +789,7 @@ def conditional_modes(factor: BlockedFactor, beta: np.ndarray, gram: GramBlocks)
 
 def solve_blocked(theta: ArrayLike, design: Design) -> BlockedSolution:
     r""":math:`\hat\beta` from :math:`R_X \hat\beta = c_\beta`, then :math:`\hat u`, and
-    :math:`\hat b = \Lambda_\theta \hat u`, by the fast engine. Chapter 15."""
+    :math:`\hat b = \Lambda_\theta \hat u`, by the fast engine. Chapter 19."""
     factor = blocked_factor(theta, design.gram)
     p = factor.R_Xy.shape[0] - 1
     R_X = factor.R_Xy[:p, :p]
@@ -802,7 +802,7 @@ def solve_blocked(theta: ArrayLike, design: Design) -> BlockedSolution:
 def b_from_u(factor: BlockedFactor, u: np.ndarray, gram: GramBlocks) -> np.ndarray:
     r""":math:`b = \Lambda_\theta u` block by block, without forming :math:`\Lambda_\theta`:
     :math:`b_{1,j} = T_1 u_{1,j}` for every level :math:`j` at once, and
-    :math:`b_{2:m} = \Lambda_{2:m} u_{2:m}`. Chapter 15."""
+    :math:`b_{2:m} = \Lambda_{2:m} u_{2:m}`. Chapter 19."""
     J_1, k_1 = factor.L_11.shape[:2]
     T_1 = term_factor(factor.theta[theta_slices(gram.terms)[0]], k_1)
     b_1 = u[:J_1 * k_1].reshape(J_1, k_1) @ T_1.T

@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 import pandas as pd
 from scipy import stats
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from lmm_teach.lmer import LmmFit, information_criteria, make_fit
 from lmm_teach.optimizer import optimize_theta

@@ -55,7 +55,7 @@ class TermDesign:
     @cached_property
     def Z(self) -> sparse.csc_matrix:
         r"""The term's block :math:`Z_i` of :math:`J_i k_i` columns (equation ``eq-Zi``), made on
-        first use: the fast engine (chapter 15) never needs it.
+        first use: the fast engine (chapter 19) never needs it.
 
         .. math::
 
@@ -91,7 +91,7 @@ class Design:
     @cached_property
     def gram(self) -> GramBlocks:
         """The blocks of :math:`[Z\\ X\\ y]^\\top [Z\\ X\\ y]` that the fast engine needs,
-        made once, on first use (chapter 15, :func:`lmm_teach.blocked.gram_blocks`)."""
+        made once, on first use (chapter 19, :func:`lmm_teach.blocked.gram_blocks`)."""
         from lmm_teach.blocked import gram_blocks   # the fast engine builds on this module
 
         return gram_blocks(self)
@@ -355,7 +355,7 @@ def full_rank_columns(X: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray
 def integer_levels(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     """Codes and sorted levels of a column of integers, found by marking which values occur
     (no hash table, so little memory on large data); None unless the column holds integers
-    in a range at most a few times the number of rows. Chapter 15 (large data)."""
+    in a range at most a few times the number of rows. Chapter 19 (large data)."""
     if values.dtype.kind not in "iu" or len(values) == 0:
         return None
     v = values.to_numpy()

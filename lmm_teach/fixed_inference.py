@@ -18,8 +18,8 @@ Satterthwaite's approximation matches the variance of the estimated
 
 with :math:`d(\gamma)` the deviance (REML criterion for a REML fit) at :math:`\gamma`,
 :math:`\sigma` not profiled out (:func:`deviance_gamma`). The derivatives are central
-differences, as lmerTest takes them with numDeriv. Validated against lmerTest 3.1-3 on
-sleepstudy and Penicillin (``tests/test_fixed_inference.py``).
+differences, as lmerTest takes them with numDeriv. Chapter 15; validated against lmerTest
+3.1-3 on five fits (``tests/test_fixed_inference.py``).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def deviance_gamma(gamma: ArrayLike, design: Design, reml: bool) -> float:
             \quad \bigl(+ \log|R_X|^2 - p\log(2\pi\sigma^2) \text{ with REML}\bigr).
 
     At :math:`\sigma^2 = r^2(\theta)/n` (REML: :math:`/(n - p)`) it is the profiled deviance
-    of chapter 10. Computed from the fast engine's factor (chapter 15).
+    of chapter 10. Computed from the fast engine's factor (chapter 19).
     """
     gamma = np.asarray(gamma, dtype=float)
     factor = blocked_factor(gamma[:-1], design.gram)

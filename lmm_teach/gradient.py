@@ -1,4 +1,4 @@
-r"""The gradient of the profiled deviance in closed form, for small models (chapter 15,
+r"""The gradient of the profiled deviance in closed form, for small models (chapter 19,
 *Derivatives for small models*).
 
 A model with at most ``SMALL_Q`` random effects is fitted from one dense matrix,
@@ -45,7 +45,7 @@ def log_det_gradient(L_tilde: np.ndarray, Lambda_tilde_t_G: np.ndarray, s: int,
           \bigr]_{c r},
 
     where :math:`(\tilde\Lambda_\theta^\top G)_{s, q}` is its first :math:`s` rows and
-    :math:`q` columns (every :math:`r` and :math:`c` is below :math:`q`). Chapter 15.
+    :math:`q` columns (every :math:`r` and :math:`c` is below :math:`q`). Chapter 19.
     """
     dense = gram.dense
     # M_s^{-1} (Lambda~' G)_{s,q} by LAPACK's dpotrs with the factor (scipy's cho_solve
@@ -68,7 +68,7 @@ def deviance_and_gradient(theta: ArrayLike, gram: GramBlocks, reml: bool
         d_R(\theta) = \ell_{q+p} + (n - p)\,(\ell_{q+p+1} - \ell_{q+p}),
 
     so each gradient is the same sum of the :math:`\nabla\ell_s`. For models with at most
-    ``SMALL_Q`` random effects. Chapter 15; tests check it against central differences on
+    ``SMALL_Q`` random effects. Chapter 19; tests check it against central differences on
     every reference model.
     """
     theta = _checked_theta(theta, gram.terms)

@@ -29,7 +29,7 @@ import warnings
 import numpy as np
 import pandas as pd
 from scipy import optimize, sparse, stats
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from lmm_teach.design import Design, term_labels
 from lmm_teach.fixed_inference import deviance_gamma
@@ -248,7 +248,7 @@ PROGRESS_FROM = 200   # bootstraps of at least this many replicates show a progr
 def estimates(design: Design, reml: bool) -> np.ndarray:
     r"""A fit's parameters in the order of :func:`parameter_names`: :math:`\omega` (standard
     deviations, correlations, :math:`\sigma`), then :math:`\hat\beta`; chapter 13's
-    optimizer and chapter 15's solution, with the warnings of boundary fits silenced (a
+    optimizer and chapter 19's solution, with the warnings of boundary fits silenced (a
     bootstrap meets many)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

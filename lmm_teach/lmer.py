@@ -208,7 +208,7 @@ def make_fit(design: Design, optimum: ThetaOptimum, reml: bool, engine: str = "f
 
     :math:`\\hat\\beta`, :math:`\\hat b` and :math:`R_X` come from :func:`solve_pls`
     (``engine="readable"``, chapter 10) or :func:`lmm_teach.blocked.solve_blocked`
-    (``"fast"``, chapter 15). Chapter 10.
+    (``"fast"``, chapter 19). Chapter 10.
     """
     deviance_function(engine)                      # a clear error for an unknown engine
     solution = (solve_blocked if engine == "fast" else solve_pls)(optimum.theta, design)
@@ -239,14 +239,14 @@ def fit(formula: str, data: pd.DataFrame, reml: bool = True,
     ``weights`` (a column name, or one number per row of ``data``) are prior weights: the
     residual variance of observation :math:`i` is :math:`\sigma^2 / w_i`, as with lme4's
     ``lmer(..., weights = w)``. ``engine="fast"`` (the default) evaluates the deviance from
-    blocks of :math:`[Z\ X\ y]^\top[Z\ X\ y]` made once (chapter 15); ``engine="readable"``
+    blocks of :math:`[Z\ X\ y]^\top[Z\ X\ y]` made once (chapter 19); ``engine="readable"``
     runs the dense steps of chapter 10. Both give the same fit, to about :math:`10^{-8}` in
     the deviance. ``optimizer`` is ``"bobyqa"`` (NLopt's, as lme4), ``"cobyqa"`` (scipy's;
     chapter 13) or ``"lbfgs"`` (a quasi-Newton search with the analytic gradient, for the
     fast engine on models with at most 64 random effects); the default, None, takes
-    ``"lbfgs"`` where it can and ``"bobyqa"`` elsewhere (chapter 15). ``start="lme4"`` begins
+    ``"lbfgs"`` where it can and ``"bobyqa"`` elsewhere (chapter 19). ``start="lme4"`` begins
     the search at lme4's :math:`T_i = I`; the default may begin at the fits of each term
-    alone (chapter 15, *A better start*). Chapter 10; formulas and weights in chapter 14.
+    alone (chapter 19, *A better start*). Chapter 10; formulas and weights in chapter 14.
     Validated
     against lme4 1.1-31 on Rail, Dyestuff, Dyestuff2, sleepstudy, Penicillin and Pastes, and on
     the formula references of ``tests/reference/lme4_formulas.json``, by ML and REML.
@@ -266,12 +266,12 @@ READABLE_MAX_Q = 16_384      # the readable engine's dense q x q matrix would ta
 
 def readable_fits(design: Design) -> None:
     """Raise a ValueError when ``engine="readable"`` would form a dense :math:`q \\times q`
-    matrix of more than 2 GiB at every evaluation; the fast engine (chapter 15) needs none."""
+    matrix of more than 2 GiB at every evaluation; the fast engine (chapter 19) needs none."""
     q = sum(len(term.levels) * term.k for term in design.terms)
     if q > READABLE_MAX_Q:
         raise ValueError(f"engine='readable' would form a dense {q:,} x {q:,} matrix "
                          f"({8 * q**2 / 2**30:.0f} GiB) at every evaluation; use the default "
-                         "engine='fast' (chapter 15)")
+                         "engine='fast' (chapter 19)")
 
 
 def _random_effects_text(result: LmmFit) -> list[str]:

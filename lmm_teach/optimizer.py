@@ -20,13 +20,13 @@ those mirror images, and checks the gradient at the end, as lme4's ``checkConv``
 Where the search begins matters as much as how it stops: from lme4's :math:`T_i = I`, a
 factor with few levels, along which the deviance is flat, can cost most of the evaluations.
 ``optimize_theta`` begins at :math:`T_i = I` or at the fits of each term alone, whichever has
-the lower deviance (chapter 15, *A better start*).
+the lower deviance (chapter 19, *A better start*).
 
 On a model with at most 64 random effects, the fast engine has the gradient of the deviance
 in closed form (:mod:`lmm_teach.gradient`), and ``optimize_theta`` then runs a quasi-Newton
 search, L-BFGS, instead of BOBYQA (``optimizer="lbfgs"``, the default there): where the
 deviance is a long, narrow valley, it needs dozens of evaluations where BOBYQA needs hundreds
-(chapter 15, *Derivatives for small models*).
+(chapter 19, *Derivatives for small models*).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from lmm_teach.gradient import deviance_and_gradient
 from lmm_teach.pls import profiled_deviance, theta_lower, theta_slices, theta_start
 
 ENGINES: dict[str, Callable[[np.ndarray, Design, bool], float]] = {
-    "fast": blocked_deviance,        # chapter 15: blocks of [Z X y]'[Z X y], made once
+    "fast": blocked_deviance,        # chapter 19: blocks of [Z X y]'[Z X y], made once
     "readable": profiled_deviance,   # chapter 10: the dense q x q factor at every theta
 }
 
@@ -64,7 +64,7 @@ POLISH_STEP = 1e-3           # BOBYQA's first step when it restarts for a closer
 IMPROVEMENT = 1e-8           # a restart must lower the deviance by more than this
 MAX_RESTART_ROUNDS = 3
 LBFGS_FTOL = 1e-12           # L-BFGS stops when a step lowers the deviance by a relative 1e-12
-LBFGS_GTOL = 1e-5            # ... or every |gradient| is below this (chapter 15)
+LBFGS_GTOL = 1e-5            # ... or every |gradient| is below this (chapter 19)
 
 
 class SingularFitWarning(UserWarning):
@@ -131,7 +131,7 @@ def boundary_slope(design: Design, reml: bool) -> float:
 
 
 def deviance_function(engine: str) -> Callable[[np.ndarray, Design, bool], float]:
-    """The profiled deviance of one engine: ``"fast"`` (chapter 15, the default) or
+    """The profiled deviance of one engine: ``"fast"`` (chapter 19, the default) or
     ``"readable"`` (chapter 10). Both take ``(theta, design, reml)`` and agree to 1e-8."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {sorted(ENGINES)}, not {engine!r}")
@@ -223,7 +223,7 @@ def separate_start(design: Design, reml: bool) -> tuple[np.ndarray, int]:
     block-diagonal :math:`L`, so its fit costs a fraction of one evaluation of the whole model's
     deviance (:func:`lmm_teach.blocked.term_gram`). Alone, a term takes up some of the others'
     variance, so this is a start, not an estimate. Returns it and the number of (cheap)
-    evaluations spent. Chapter 15.
+    evaluations spent. Chapter 19.
     """
     gram, pieces, evaluations = design.gram, [], 0
     for i, term in enumerate(gram.terms):
@@ -306,7 +306,7 @@ def column_flips(theta: np.ndarray, terms: tuple[TermDesign, ...],
 def canonical_signs(theta: np.ndarray, terms: tuple[TermDesign, ...]) -> np.ndarray:
     r""":math:`\theta` with every column of every :math:`T_i` whose diagonal entry is negative
     changed in sign: the same :math:`T_i T_i^\top`, the same model, now within the bounds.
-    Chapter 15."""
+    Chapter 19."""
     theta = np.array(theta, dtype=float)
     for column in theta_columns(terms):
         if theta[column.start] < 0:
@@ -320,7 +320,7 @@ def zero_column_exits(theta: np.ndarray, terms: tuple[TermDesign, ...],
     :math:`\theta` with that column's diagonal entry set to ``POLISH_STEP``. The deviance
     does not change when the column changes sign, so its gradient in the column is 0 there,
     whether or not the point is a minimum: a gradient search that lands on it stops. One
-    step off tells which it is. Chapter 15."""
+    step off tells which it is. Chapter 19."""
     exits = []
     for column in theta_columns(terms):
         if np.all(np.abs(theta[column]) < tol):
@@ -339,7 +339,7 @@ def run_lbfgs(design: Design, reml: bool, start: np.ndarray, max_evaluations: in
     back with a nonnegative diagonal (:func:`canonical_signs`). It stops when a step lowers
     the deviance by less than a relative ``LBFGS_FTOL`` or every :math:`|g_i|` is below
     ``LBFGS_GTOL``; where it stops on a zero column, it tries one step off
-    (:func:`zero_column_exits`) and goes on from there if that is lower. Chapter 15.
+    (:func:`zero_column_exits`) and goes on from there if that is lower. Chapter 19.
     """
     deviance = lambda theta: deviance_and_gradient(theta, design.gram, reml)
     options = {"ftol": LBFGS_FTOL, "gtol": LBFGS_GTOL}
@@ -504,7 +504,7 @@ def starting_point(design: Design, reml: bool, start: str, engine: str = "fast"
     creeping back (InstEval's 14 departments). The separate fits cost about as much as the
     per-level part of an evaluation, so they are made only when the terms after the first
     have at least ``SEPARATE_MIN_COLUMNS`` random effects, whose dense block then dominates
-    an evaluation; otherwise, and with one term, the start is :math:`T_i = I`. Chapter 15.
+    an evaluation; otherwise, and with one term, the start is :math:`T_i = I`. Chapter 19.
     """
     if start not in STARTS:
         raise ValueError(f"start must be one of {list(STARTS)}, not {start!r}")
@@ -552,7 +552,7 @@ def optimize_theta(design: Design, reml: bool, max_evaluations: int | None = Non
        ``start="lme4"``) or, by default (``start="separate"``) when the terms after the
        first have 100 or more random effects, that or the fits of each term alone,
        whichever has the lower deviance; from the latter, which is near, the first steps
-       are 0.05 (chapter 15);
+       are 0.05 (chapter 19);
     2. up to three rounds of improvement (:func:`_one_round`): a :func:`newton_step` where
        the gradient check fails; restarts from the :func:`column_flips` of where it stopped
        (bounded searches only), and from that point itself with small first steps when the
@@ -562,7 +562,7 @@ def optimize_theta(design: Design, reml: bool, max_evaluations: int | None = Non
        the optimizer stopped on its own (not at ``max_evaluations``) and the check passes;
        otherwise a ConvergenceWarning.
 
-    ``engine`` chooses the deviance: ``"fast"`` (chapter 15) or ``"readable"`` (chapter 10).
+    ``engine`` chooses the deviance: ``"fast"`` (chapter 19) or ``"readable"`` (chapter 10).
     Warns on a singular fit too. Chapter 13; the optima agree with lme4 1.1-31's, or are lower,
     on every reference model (tests/test_optimizer.py).
     """

@@ -206,7 +206,7 @@ def deviance_from_parts(log_det_L2: float, log_det_RX2: float, r2: float, n: int
     r"""The formula of :func:`deviance_from_pls` from its parts: :math:`\log|L_\theta|^2`,
     :math:`\log|R_X|^2` (used with REML only), :math:`r^2(\theta)`, :math:`n`, :math:`p` and
     :math:`\sum_i \log w_i`. Both engines end here: the readable one (chapter 10) and the fast
-    one (chapter 15), which finds the parts without the :math:`q \times q` matrix.
+    one (chapter 19), which finds the parts without the :math:`q \times q` matrix.
     """
     degrees = n - p if reml else n
     deviance = log_det_L2 + degrees * (1 + np.log(2 * np.pi * r2 / degrees)) - sum_log_w

@@ -12,7 +12,7 @@ u_{i,j}` have
         \bigl[(L_\theta L_\theta^\top)^{-1}\bigr]_{jj}\, T_i^\top,
 
 with :math:`[\cdot]_{jj}` the :math:`k_i \times k_i` diagonal block of level :math:`j`. Only
-those blocks are needed, and the blocked factor of chapter 15 gives them without the
+those blocks are needed, and the blocked factor of chapter 19 gives them without the
 :math:`q \times q` inverse (:func:`inverse_diagonal_blocks`).
 """
 
@@ -53,9 +53,9 @@ def first_term_blocks(factor: BlockedFactor, gram: GramBlocks) -> np.ndarray:
             = \bigl(L_{22}^{-1} \Lambda_{2:m}^\top (Z_{2:m}^\top Z_1)_j\bigr)\,
               K_j^\top L_{11,j}^{-1},
 
-    where :math:`L_{21,j} = \Lambda_{2:m}^\top (Z_{2:m}^\top Z_1)_j K_j^\top` (chapter 15).
+    where :math:`L_{21,j} = \Lambda_{2:m}^\top (Z_{2:m}^\top Z_1)_j K_j^\top` (chapter 19).
     The :math:`q_{2:m} \times k_1` pieces are made a chunk of levels at a time. Chapter 12's
-    ``eq-ch12-condvar``, by chapter 15's blocks.
+    ``eq-ch12-condvar``, by chapter 19's blocks.
     """
     J_1, k_1 = factor.L_11.shape[:2]
     L_11_inv = batched_forward(factor.L_11, np.broadcast_to(np.eye(k_1), factor.L_11.shape))

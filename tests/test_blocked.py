@@ -1,4 +1,4 @@
-"""The fast engine (chapter 15) against the readable one (chapter 10), and the identities of the
+"""The fast engine (chapter 19) against the readable one (chapter 10), and the identities of the
 blocked factorization.
 
 The two engines must agree to 1e-8 in the deviance on every model of the tests (the reference
@@ -266,7 +266,7 @@ def test_theta_of_the_wrong_length_is_refused():
 
 
 def test_blocks_summed_over_pieces_give_the_deviance_of_the_whole():
-    """Chapter 15's point for data read in pieces: the Gram blocks are sums over rows."""
+    """Chapter 19's point for data read in pieces: the Gram blocks are sums over rows."""
     from lmm_teach.blocked import TermShape, deviance_from_gram, gram_from_sums
 
     sleep = data.load_sleepstudy()

@@ -1,4 +1,4 @@
-"""The analytic gradient of the profiled deviance (chapter 15, lmm_teach.gradient) and the
+"""The analytic gradient of the profiled deviance (chapter 19, lmm_teach.gradient) and the
 quasi-Newton search it allows (optimizer.run_lbfgs).
 
 The gradient is checked against central differences on every small reference model and on
