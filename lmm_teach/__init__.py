@@ -35,6 +35,8 @@ Part III, after the fit (what a course asks of a fitted model):
 - ``lmm_teach.random_effects``: the conditional covariances of the random effects
   (``fit.conditional_covariances``), fitted values, residuals and predictions
   (``fit.predict``), checked against lme4
+- ``lmm_teach.plots``: pictures of a fit (matplotlib): caterpillar, shrinkage, profile,
+  deviance contour, residual and quantile plots, fitted lines by group
 
 Part IV, speed:
 
@@ -47,12 +49,12 @@ Part IV, speed:
 
 from lmm_teach import data, errata, henderson, inference, joint, laplace, ml, model
 from lmm_teach import blocked, comparison, design, expressions, fixed_inference, formula
-from lmm_teach import gradient, intervals, lmer, optimizer, pls, random_effects, reml
+from lmm_teach import gradient, intervals, lmer, optimizer, plots, pls, random_effects, reml
 from lmm_teach.lmer import LmmFit, fit
 
 __all__ = ["data", "model", "joint", "laplace", "henderson", "ml", "inference", "errata",
            "reml", "pls", "formula", "design", "optimizer", "expressions", "lmer", "blocked",
            "gradient", "fixed_inference", "intervals", "comparison", "random_effects",
-           "fit",
+           "plots", "fit",
            "LmmFit"]
 __version__ = "0.1.0"
