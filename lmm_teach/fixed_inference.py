@@ -75,23 +75,27 @@ def _steps(gamma: np.ndarray) -> np.ndarray:
     return GAMMA_STEP * np.maximum(np.abs(gamma), 1.0)
 
 
-def hessian_gamma(gamma: ArrayLike, design: Design, reml: bool) -> np.ndarray:
-    r""":math:`\nabla^2 d(\gamma)` by central differences, the off-diagonal entries by the
-    four-point formula :math:`[d(+,+) - d(+,-) - d(-,+) + d(-,-)] / 4 h_i h_j`."""
-    gamma = np.asarray(gamma, dtype=float)
-    h = _steps(gamma)
-    E = np.diag(h)
-    d = lambda point: deviance_gamma(point, design, reml)
-    center = d(gamma)
-    hessian = np.empty((gamma.size, gamma.size))
-    for i in range(gamma.size):
-        hessian[i, i] = (d(gamma + E[i]) - 2 * center + d(gamma - E[i])) / h[i] ** 2
+def central_hessian(f, x: np.ndarray, h: np.ndarray) -> np.ndarray:
+    r"""The Hessian of ``f`` at ``x`` by central differences with steps ``h``: the diagonal
+    :math:`[f(x + h_i) - 2f(x) + f(x - h_i)] / h_i^2`, the rest by the four-point formula
+    :math:`[f(+,+) - f(+,-) - f(-,+) + f(-,-)] / 4 h_i h_j`."""
+    E, center = np.diag(h), f(x)
+    hessian = np.empty((x.size, x.size))
+    for i in range(x.size):
+        hessian[i, i] = (f(x + E[i]) - 2 * center + f(x - E[i])) / h[i] ** 2
         for j in range(i):
-            corners = [d(gamma + si * E[i] + sj * E[j]) for si, sj in
+            corners = [f(x + si * E[i] + sj * E[j]) for si, sj in
                        [(1, 1), (1, -1), (-1, 1), (-1, -1)]]
             hessian[i, j] = hessian[j, i] = ((corners[0] - corners[1] - corners[2]
                                               + corners[3]) / (4 * h[i] * h[j]))
     return hessian
+
+
+def hessian_gamma(gamma: ArrayLike, design: Design, reml: bool) -> np.ndarray:
+    r""":math:`\nabla^2 d(\gamma)` by central differences (:func:`central_hessian`)."""
+    gamma = np.asarray(gamma, dtype=float)
+    return central_hessian(lambda point: deviance_gamma(point, design, reml), gamma,
+                           _steps(gamma))
 
 
 def cov_gamma(gamma: ArrayLike, design: Design, reml: bool) -> np.ndarray:

@@ -32,7 +32,7 @@ from scipy import optimize, sparse, stats
 from tqdm import tqdm
 
 from lmm_teach.design import Design, term_labels
-from lmm_teach.fixed_inference import deviance_gamma
+from lmm_teach.fixed_inference import central_hessian, deviance_gamma
 from lmm_teach.optimizer import minimize_bobyqa, optimize_theta
 from lmm_teach.blocked import solve_blocked
 from lmm_teach.pls import Lambda, sigma2_hat, term_factor, theta_slices
@@ -118,6 +118,20 @@ def omega_bounds(design: Design) -> list[tuple[float, float]]:
             bounds.append((0.0, np.inf))
             bounds += [(-1.0, 1.0)] * (term.k - c - 1)
     return bounds + [(0.0, np.inf)]
+
+
+def omega_covariance(fit) -> np.ndarray:
+    r"""The asymptotic covariance of :math:`\hat\omega` (standard deviations, correlations,
+    :math:`\sigma`) of an ML fit, :math:`2\,(\nabla^2 d(\hat\omega))^{-1}` with the Hessian
+    of the ML deviance by central differences: what a Wald interval for a variance parameter
+    would use. Near a boundary the deviance is far from quadratic in :math:`\omega`, and the
+    Wald interval :math:`\hat\omega_i \pm z\sqrt{\cdot}` can cross it."""
+    if fit.reml:
+        raise ValueError("omega_covariance uses the ML deviance: fit with reml=False")
+    omega = omega_from(fit.theta, fit.sigma, fit.design)
+    steps = 1e-4 * np.maximum(np.abs(omega), 1e-2)
+    hessian = central_hessian(lambda point: ml_deviance_omega(point, fit.design), omega, steps)
+    return 2 * np.linalg.inv(hessian)
 
 
 # ---------------------------------------------------------------- the profile

@@ -145,3 +145,24 @@ def test_the_bootstrap_is_reproducible_and_agrees_with_the_profile(profiled):
     # sigma: the ML estimate is biased low, and percentile intervals carry the bias along
     sd = replicates["sigma"].std()
     assert abs(table.loc["sigma", "upper"] - profile_table.loc["sigma", "upper"]) < sd
+
+
+def test_wald_intervals_for_variance_parameters_cross_the_boundary_where_profiles_do_not():
+    """Pastes by ML: the Wald interval of the batch standard deviation, from the Hessian of
+    the deviance in omega, goes below 0; the profile interval stops at 0. For sigma, far from
+    any boundary, the two nearly agree."""
+    from lmm_teach.intervals import omega_covariance
+    record = data.load_lme4_confint_reference("pastes")
+    result = fit(record["formula"], data.load_pastes(), reml=False)
+    covariance = omega_covariance(result)
+    np.testing.assert_allclose(covariance, covariance.T, rtol=1e-6)
+    omega = omega_from(result.theta, result.sigma, result.design)
+    se = np.sqrt(np.diag(covariance))
+    names = omega_names(result.design)
+    batch = names.index("sd_(Intercept)|batch")
+    assert omega[batch] - 1.96 * se[batch] < 0 == record["profile_lower"][batch]
+    sigma = names.index("sigma")
+    assert omega[sigma] - 1.96 * se[sigma] == pytest.approx(record["profile_lower"][sigma],
+                                                            rel=0.1)
+    with pytest.raises(ValueError, match="reml=False"):
+        omega_covariance(fit(record["formula"], data.load_pastes()))
