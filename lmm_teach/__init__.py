@@ -26,9 +26,9 @@ Part III, after the fit (what a course asks of a fitted model):
 
 - ``lmm_teach.fixed_inference``: chapter 15, Wald and Satterthwaite tables for the fixed
   effects (``fit.coef_table``), checked against lmerTest
-- ``lmm_teach.intervals``: Wald and profile-likelihood intervals for every parameter
-  (``fit.confint``, ``fit.profile``) and simulated responses (``fit.simulate``), checked
-  against lme4
+- ``lmm_teach.intervals``: chapter 16, Wald, profile-likelihood and bootstrap intervals for
+  every parameter (``fit.confint``, ``fit.profile``) and simulated responses
+  (``fit.simulate``), checked against lme4
 - ``lmm_teach.comparison``: likelihood-ratio tables (``anova``, ``fit.anova``) with refits by
   ML where REML criteria cannot be compared, the boundary mixture and the bootstrap LRT,
   checked against lme4

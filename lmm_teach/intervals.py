@@ -16,8 +16,8 @@ the interval is where :math:`|\zeta| \le z_{1-\alpha/2}`. Where :math:`\zeta` do
 the interval stops at the boundary. The variance parameters are profiled on lme4's scale
 :math:`\omega` (the standard deviations and correlations of each term, then
 :math:`\sigma`), each mapped to :math:`(\theta, \sigma)` by :func:`theta_sigma`.
-Validated against lme4 1.1-31's ``confint(method = "profile")`` on sleepstudy, Penicillin and
-Pastes (``tests/test_intervals.py``).
+Chapter 16; validated against lme4 1.1-31's ``confint(method = "profile")`` on sleepstudy,
+Penicillin and Pastes (``tests/test_intervals.py``).
 """
 
 from __future__ import annotations
