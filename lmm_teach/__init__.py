@@ -29,7 +29,7 @@ Part III, after the fit (what a course asks of a fitted model):
 - ``lmm_teach.intervals``: chapter 16, Wald, profile-likelihood and bootstrap intervals for
   every parameter (``fit.confint``, ``fit.profile``) and simulated responses
   (``fit.simulate``), checked against lme4
-- ``lmm_teach.comparison``: likelihood-ratio tables (``anova``, ``fit.anova``) with refits by
+- ``lmm_teach.comparison``: chapter 17, likelihood-ratio tables (``anova``, ``fit.anova``) with refits by
   ML where REML criteria cannot be compared, the boundary mixture and the bootstrap LRT,
   checked against lme4
 - ``lmm_teach.random_effects``: the conditional covariances of the random effects

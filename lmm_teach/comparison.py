@@ -9,7 +9,7 @@ space. REML criteria are comparable only between models with the same fixed effe
 restricted likelihood is that of :math:`y`'s projection on the complement of :math:`X`'s
 columns, so another :math:`X` is another response. ``anova`` therefore refits REML fits by
 ML where their fixed effects differ, and says so. AIC :math:`= d + 2k` and BIC :math:`= d +
-k\log n`, with :math:`k` the number of parameters as lme4 counts them.
+k\log n`, with :math:`k` the number of parameters as lme4 counts them. Chapter 17.
 """
 
 from __future__ import annotations

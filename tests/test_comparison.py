@@ -93,8 +93,8 @@ def test_the_boundary_mixture_halves_the_naive_p_value():
 
 def test_the_mixture_is_the_null_distribution_of_a_boundary_test():
     """Simulated from sleepstudy's random-intercept model, the LRT for an added slope
-    variance (uncorrelated) is 0 in about half the replicates, as the 50:50 mixture of
-    chi2_0 and chi2_1 says: 200 replicates, within 3 binomial standard errors of 1/2."""
+    variance (uncorrelated) is 0 in at least about half the replicates, as the 50:50 mixture
+    of chi2_0 and chi2_1 says in the limit."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         null = fit("Reaction ~ Days + (1 | Subject)", data.load_sleepstudy(), reml=False)
@@ -102,7 +102,8 @@ def test_the_mixture_is_the_null_distribution_of_a_boundary_test():
                           data.load_sleepstudy(), reml=False)
     result = bootstrap_lrt(null, alternative, nsim=200, seed=3, progress=False)
     zeros = np.mean(result["replicates"] < 1e-6)
-    assert abs(zeros - 0.5) < 3 * np.sqrt(0.25 / 200)
+    # half in the limit; a little more in finite samples (Crainiceanu and Ruppert 2004)
+    assert 0.5 - 3 * np.sqrt(0.25 / 200) < zeros < 0.75
     positive = result["replicates"][result["replicates"] >= 1e-6]
     # the positive half follows chi2_1: its median is chi2_1's, 0.455, within Monte Carlo error
     assert abs(np.median(positive) - stats.chi2.ppf(0.5, 1)) < 0.25
