@@ -121,6 +121,22 @@ def load_lme4_confint_reference(dataset: str) -> dict:
     return _record(_json_records(filename), dataset, filename)
 
 
+def load_lme4_predict_reference(name: str) -> dict:
+    """lme4 1.1-31's predictions for one REML fit: ``name`` is ``"sleepstudy"``
+    (``Reaction ~ Days + (Days | Subject)``), ``"sleep_interaction"`` (``Reaction ~ Days * arm
+    + (1 | Subject)``, arm A for the first nine subjects in sorted order) or ``"penicillin"``.
+    Keys: ``fitted`` and ``fixed`` (``predict(fit)`` and ``predict(fit, re.form = NA)`` on the
+    data), ``newdata`` (columns as text), ``new`` and ``new_fixed`` (``predict(fit, newdata,
+    allow.new.levels = TRUE)`` and with ``re.form = NA``). Made by ``lme4_predict.R``.
+    Chapter 18."""
+    filename = "lme4_predict.json"
+    path = resources.files("lmm_teach").joinpath("data").joinpath(filename)
+    records = {case["name"]: case for case in json.loads(path.read_text())["cases"]}
+    if name not in records:
+        raise ValueError(f"no prediction reference for {name!r}; known: {sorted(records)}")
+    return records[name]
+
+
 def load_lme4_condvar_reference(dataset: str, method: str) -> dict:
     """lme4 1.1-31's conditional modes and conditional variances for ``dataset``'s fit.
 

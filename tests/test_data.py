@@ -105,3 +105,10 @@ def test_formula_reference_records():
         data.load_lme4_formula_reference("cubic", "ML")
     with pytest.raises(ValueError, match="method must be 'ML' or 'REML'"):
         data.load_lme4_formula_reference("power", "ml")
+
+
+def test_prediction_reference_and_its_bad_names():
+    record = data.load_lme4_predict_reference("penicillin")
+    assert len(record["fitted"]) == 144 and record["newdata"]["plate"][1] == "z"
+    with pytest.raises(ValueError, match="no prediction reference for 'rail'"):
+        data.load_lme4_predict_reference("rail")

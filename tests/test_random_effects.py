@@ -3,7 +3,7 @@ against lme4's ranef(condVar = TRUE) and against the dense formula of chapter 12
 values, residuals and predictions against lme4's predict.
 
 References: the package's lme4_condvar_reference.json (made by lmm_teach/data/lme4_condvar.R)
-and tests/reference/lme4_predict.json (made by tests/reference/lme4_predict.R).
+and lme4_predict.json (made by lmm_teach/data/lme4_predict.R).
 """
 
 import json
@@ -21,7 +21,8 @@ from lmm_teach.random_effects import conditional_covariances, predict
 from test_blocked import _design, _random_model, _random_theta
 from test_lmer_extra import CHANGES
 
-PREDICT = json.loads((Path(__file__).parent / "reference" / "lme4_predict.json").read_text())
+PREDICT = {"cases": [data.load_lme4_predict_reference(name)
+                     for name in ("sleepstudy", "sleep_interaction", "penicillin")]}
 CONDVAR = [(dataset, method) for dataset in ("rail", "sleepstudy", "penicillin", "pastes")
            for method in ("ML", "REML")]
 

@@ -1,6 +1,7 @@
-# Predictions of lme4 1.1-31 (Debian r-cran-lme4) for tests/test_random_effects.py, made by
-#   Rscript tests/reference/lme4_predict.R      (from the repository root)
-# It writes tests/reference/lme4_predict.json. R is not needed to run the tests.
+# Predictions of lme4 1.1-31 (Debian r-cran-lme4), made by
+#   Rscript lmm_teach/data/lme4_predict.R      (from the repository root)
+# It writes lmm_teach/data/lme4_predict.json (data.load_lme4_predict_reference; chapter 18 and
+# tests/test_random_effects.py compare with it). R is never needed to build or test.
 # Each case: a REML fit, then predict(fit) and predict(fit, re.form = NA) on the data, and
 # predict(fit, newdata, allow.new.levels = TRUE) and predict(fit, newdata, re.form = NA) on
 # new rows that mix levels seen in the fit with levels not seen.
@@ -39,4 +40,4 @@ one <- function(case) {
 writeLines(toJSON(list(lme4_version = as.character(packageVersion("lme4")),
                        cases = lapply(cases, one)),
                   auto_unbox = TRUE, digits = NA, pretty = TRUE),
-           file.path("tests", "reference", "lme4_predict.json"))
+           file.path("lmm_teach", "data", "lme4_predict.json"))
