@@ -32,10 +32,10 @@ Part III, after the fit (what a course asks of a fitted model):
 - ``lmm_teach.comparison``: chapter 17, likelihood-ratio tables (``anova``, ``fit.anova``) with refits by
   ML where REML criteria cannot be compared, the boundary mixture and the bootstrap LRT,
   checked against lme4
-- ``lmm_teach.random_effects``: the conditional covariances of the random effects
+- ``lmm_teach.random_effects``: chapter 18, the conditional covariances of the random effects
   (``fit.conditional_covariances``), fitted values, residuals and predictions
   (``fit.predict``), checked against lme4
-- ``lmm_teach.plots``: pictures of a fit (matplotlib): caterpillar, shrinkage, profile,
+- ``lmm_teach.plots``: chapters 16-18, pictures of a fit (matplotlib): caterpillar, shrinkage, profile,
   deviance contour, residual and quantile plots, fitted lines by group
 
 Part IV, speed:

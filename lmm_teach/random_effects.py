@@ -1,5 +1,5 @@
 r"""After the fit: the random effects and what the model predicts (lme4's ``ranef(condVar =
-TRUE)``, ``fitted``, ``residuals``).
+TRUE)``, ``fitted``, ``residuals``, ``predict``; chapter 18).
 
 Given :math:`\beta` and :math:`\theta`, the spherical random effects have the conditional
 distribution :math:`u \mid y \sim N(\hat u, \sigma^2 (L_\theta L_\theta^\top)^{-1})`
