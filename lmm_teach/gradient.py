@@ -59,15 +59,15 @@ def deviance_and_gradient(theta: ArrayLike, gram: GramBlocks, reml: bool
                           ) -> tuple[float, np.ndarray]:
     r"""The profiled deviance (ML) or REML criterion of
     :func:`lmm_teach.blocked.deviance_from_dense` and its gradient in :math:`\theta`, from
-    one factor. With :math:`\ell_s = \log|M_s|` (:func:`log_det_gradient`) and
-    :math:`\log r^2 = \ell_{q+p+1} - \ell_{q+p}`, up to constants
+    one factor. With :math:`\kappa_s = \log|M_s|` (:func:`log_det_gradient`) and
+    :math:`\log r^2 = \kappa_{q+p+1} - \kappa_{q+p}`, up to constants
 
     .. math::
 
-        d(\theta) = \ell_q + n\,(\ell_{q+p+1} - \ell_{q+p}), \qquad
-        d_R(\theta) = \ell_{q+p} + (n - p)\,(\ell_{q+p+1} - \ell_{q+p}),
+        d(\theta) = \kappa_q + n\,(\kappa_{q+p+1} - \kappa_{q+p}), \qquad
+        d_R(\theta) = \kappa_{q+p} + (n - p)\,(\kappa_{q+p+1} - \kappa_{q+p}),
 
-    so each gradient is the same sum of the :math:`\nabla\ell_s`. For models with at most
+    so each gradient is the same sum of the :math:`\nabla\kappa_s`. For models with at most
     ``SMALL_Q`` random effects. Chapter 19; tests check it against central differences on
     every reference model.
     """
@@ -79,10 +79,10 @@ def deviance_and_gradient(theta: ArrayLike, gram: GramBlocks, reml: bool
                                    2 * float(np.sum(np.log(diagonal[q:q + p]))),
                                    diagonal[-1] ** 2, gram.n, p, reml, gram.sum_log_w)
     grad_ZXy, grad_ZX = (log_det_gradient(L_tilde, Lambda_tilde_t_G, s, gram)
-                         for s in (size, size - 1))        # ell_{q+p+1}, ell_{q+p}
+                         for s in (size, size - 1))        # kappa_{q+p+1}, kappa_{q+p}
     if reml:
         gradient = grad_ZX + (gram.n - p) * (grad_ZXy - grad_ZX)
     else:
-        grad_Z = log_det_gradient(L_tilde, Lambda_tilde_t_G, q, gram)   # ell_q
+        grad_Z = log_det_gradient(L_tilde, Lambda_tilde_t_G, q, gram)   # kappa_q
         gradient = grad_Z + gram.n * (grad_ZXy - grad_ZX)
     return deviance, gradient
