@@ -110,6 +110,16 @@ def _random_model(rng: np.random.Generator) -> tuple[str, pd.DataFrame, object]:
     return f"y ~ {fixed} + {' + '.join(terms)}", frame, weights
 
 
+def _random_design(rng: np.random.Generator):
+    """A random formula and its design (:func:`_random_model`), or a skip of the test when
+    the model is not identifiable on its random data."""
+    formula, frame, weights = _random_model(rng)
+    try:
+        return formula, _design(formula, frame, weights)
+    except ValueError:
+        pytest.skip(f"{formula}: not identifiable on these data")
+
+
 def _random_theta(design, rng: np.random.Generator) -> np.ndarray:
     """Diagonal entries in [0, 3), a quarter of them exactly 0; others anywhere in (-2, 2)."""
     lower = theta_lower(design.terms)
@@ -120,11 +130,7 @@ def _random_theta(design, rng: np.random.Generator) -> np.ndarray:
 @pytest.mark.parametrize("seed", range(40))
 def test_engines_agree_on_random_models(seed):
     rng = np.random.default_rng(seed)
-    formula, frame, weights = _random_model(rng)
-    try:
-        design = _design(formula, frame, weights)
-    except ValueError:
-        pytest.skip(f"{formula}: not identifiable on these data")
+    formula, design = _random_design(rng)
     for _ in range(3):
         theta = _random_theta(design, rng)
         for reml in (False, True):
