@@ -11,7 +11,8 @@ Satterthwaite's approximation matches the variance of the estimated
 
 .. math::
 
-    \nu = \frac{2\,\bigl(l^\top C(\hat\gamma)\, l\bigr)^2}{g^\top \operatorname{Var}(\hat\gamma)\, g},
+    \nu = \frac{2\,\bigl(l^\top C(\hat\gamma)\, l\bigr)^2}
+              {g^\top \operatorname{Var}(\hat\gamma)\, g},
     \qquad C(\gamma) = \sigma^2 (R_X^\top R_X)^{-1}, \quad
     g_i = l^\top \frac{\partial C}{\partial\gamma_i}\, l, \quad
     \operatorname{Var}(\hat\gamma) = 2\,\bigl(\nabla^2 d(\hat\gamma)\bigr)^{-1},
