@@ -87,6 +87,9 @@ def anova(*fits: LmmFit, refit: object = "auto") -> pd.DataFrame:
     """
     if len(fits) < 2:
         raise ValueError("anova compares two or more fits")
+    if not all(isinstance(f, LmmFit) for f in fits):
+        raise TypeError("anova compares results of lmm_teach.fit, not "
+                        f"{[type(f).__name__ for f in fits if not isinstance(f, LmmFit)]}")
     _check_same_data(fits)
     compared, how = _compared(fits, refit)
     order = sorted(range(len(compared)), key=lambda i: n_parameters(compared[i]))

@@ -101,8 +101,14 @@ def hessian_gamma(gamma: ArrayLike, design: Design, reml: bool) -> np.ndarray:
 
 def cov_gamma(gamma: ArrayLike, design: Design, reml: bool) -> np.ndarray:
     r""":math:`\operatorname{Var}(\hat\gamma) \approx 2\,(\nabla^2 d)^{-1}`: the deviance is
-    :math:`-2` log-likelihood, so its Hessian is twice the observed information."""
-    return 2 * np.linalg.inv(hessian_gamma(gamma, design, reml))
+    :math:`-2` log-likelihood, so its Hessian is twice the observed information. A
+    ValueError where the Hessian is singular (a parameter the data do not determine)."""
+    try:
+        return 2 * np.linalg.inv(hessian_gamma(gamma, design, reml))
+    except np.linalg.LinAlgError:
+        raise ValueError("the Hessian of the deviance in (theta, sigma) is singular: some "
+                         "variance parameter is not determined by the data, and "
+                         "Satterthwaite's degrees of freedom are undefined") from None
 
 
 def cov_beta_jacobian(gamma: ArrayLike, design: Design) -> np.ndarray:

@@ -40,6 +40,8 @@ def caterpillar(fit, group: str | None = None, column: int = 0, level: float = 0
     the interval :math:`\hat b_j \pm z_{1-\alpha/2} \sqrt{\operatorname{Var}(b_j \mid y)}`
     (lme4's ``dotplot(ranef(fit, condVar = TRUE))``). The level names label the y axis."""
     term, label = _term(fit, group)
+    if not 0 <= column < term.k:
+        raise ValueError(f"column must be 0 to {term.k - 1} for {term.name}, not {column!r}")
     modes = fit.ranef[term.group][term.columns[column]].to_numpy()
     sd = np.sqrt(fit.conditional_covariances()[label][:, column, column])
     order = np.argsort(modes)

@@ -181,6 +181,9 @@ def _coded_as_fitted(frame: pd.DataFrame, levels: dict, variables: list[str]) ->
                 raise ValueError(f"factor {name!r} has level(s) {unseen} that the fit never "
                                  f"saw (its levels: {list(levels[name])})")
             frame[name] = pd.Categorical(values, categories=list(levels[name]))
+        elif name in frame.columns and isinstance(frame[name].dtype, pd.CategoricalDtype):
+            raise ValueError(f"variable {name!r} was numeric in the fit but is not numeric "
+                             "in newdata")
     return frame
 
 

@@ -67,6 +67,8 @@ def test_bad_comparisons_are_refused():
     fits = _fits("random_part_reml")
     with pytest.raises(ValueError, match="two or more fits"):
         anova(fits[0])
+    with pytest.raises(TypeError, match="results of lmm_teach.fit"):
+        anova(fits[0], "Reaction ~ Days + (1 | Subject)")
     with pytest.raises(ValueError, match="refit must be one of"):
         anova(*fits, refit="yes")
     other = fit("Reaction ~ Days + (1 | Subject)", data.load_sleepstudy().iloc[:170])

@@ -96,6 +96,14 @@ def test_the_hessian_is_symmetric_and_positive_definite_at_the_optimum(case):
     assert np.all(np.linalg.eigvalsh(H) > 0)
 
 
+def test_a_singular_hessian_is_a_clear_error(monkeypatch):
+    import lmm_teach.fixed_inference as fixed_inference
+    result = fit("Reaction ~ Days + (Days | Subject)", data.load_sleepstudy())
+    monkeypatch.setattr(fixed_inference, "hessian_gamma", lambda *args: np.zeros((4, 4)))
+    with pytest.raises(ValueError, match="Hessian .* is singular"):
+        result.coef_table("satterthwaite")
+
+
 def test_an_unknown_ddf_is_refused_by_name():
     result = fit("Reaction ~ Days + (Days | Subject)", data.load_sleepstudy())
     with pytest.raises(ValueError, match="ddf must be one of"):

@@ -105,3 +105,5 @@ def test_group_lines_draw_one_line_per_group(slopes):
         plots.group_lines(slopes, "Hours")
     with pytest.raises(ValueError, match="group must be one of"):
         plots.caterpillar(slopes, group="Plate")
+    with pytest.raises(ValueError, match="column must be 0 to 1"):
+        plots.caterpillar(slopes, column=2)

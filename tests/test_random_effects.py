@@ -130,6 +130,8 @@ def test_new_data_that_cannot_be_predicted_are_refused_by_name(interaction):
         interaction.predict(good.assign(arm="C"))
     with pytest.raises(ValueError, match=r"missing values in \['Days'\]"):
         interaction.predict(good.assign(Days=np.nan))
+    with pytest.raises(ValueError, match="'Days' was numeric in the fit"):
+        interaction.predict(good.assign(Days="one"))
     with pytest.raises(TypeError, match="newdata must be a pandas DataFrame"):
         interaction.predict({"Days": [1.0]})
 
