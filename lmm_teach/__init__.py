@@ -45,16 +45,29 @@ Part IV, speed:
   chapter 10's dense steps)
 - ``lmm_teach.gradient``: chapter 19, the gradient of the deviance in closed form for small
   models, which lets a quasi-Newton search (``optimizer="lbfgs"``) replace BOBYQA there
+
+Part V, beyond the Gaussian: generalized linear mixed models (``lmm_teach.fit_glmm``):
+
+- ``lmm_teach.families``: chapter 20, the binomial and Poisson responses: densities, links,
+  working weights
+- ``lmm_teach.pirls``: chapter 20, penalized iteratively reweighted least squares: the
+  conditional modes, readable and on the fast engine's blocks
+- ``lmm_teach.quadrature``: chapter 21, the Laplace approximation and adaptive Gauss-Hermite
+  quadrature of the marginal likelihood
+- ``lmm_teach.glmer``: chapters 20-22, ``fit_glmm(formula, data, family, nagq, weights)`` and
+  the fitted model, checked against lme4's ``glmer``
 """
 
 from lmm_teach import data, errata, henderson, inference, joint, laplace, ml, model
 from lmm_teach import blocked, comparison, design, expressions, fixed_inference, formula
 from lmm_teach import gradient, intervals, lmer, optimizer, plots, pls, random_effects, reml
+from lmm_teach import families, glmer, pirls, quadrature
+from lmm_teach.glmer import GlmmFit, fit_glmm
 from lmm_teach.lmer import LmmFit, fit
 
 __all__ = ["data", "model", "joint", "laplace", "henderson", "ml", "inference", "errata",
            "reml", "pls", "formula", "design", "optimizer", "expressions", "lmer", "blocked",
            "gradient", "fixed_inference", "intervals", "comparison", "random_effects",
-           "plots", "fit",
-           "LmmFit"]
+           "plots", "families", "pirls", "quadrature", "glmer", "fit", "fit_glmm",
+           "LmmFit", "GlmmFit"]
 __version__ = "0.1.0"

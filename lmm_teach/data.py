@@ -21,6 +21,8 @@ _GROUPING_COLUMNS = {
     "pastes": ["batch", "cask", "sample"],
     "cbpp": ["herd", "period"],
     "loblolly": ["Seed"],
+    "verbagg": ["id", "item"],
+    "grouseticks": ["INDEX", "BROOD", "LOCATION", "YEAR"],
 }
 
 
@@ -74,6 +76,43 @@ def load_loblolly() -> pd.DataFrame:
     """Heights (feet) of loblolly pines from 14 seed sources at ages 3 to 25 years (R's
     ``datasets::Loblolly``); columns ``height``, ``age``, ``Seed``. Chapter 13."""
     return _read_csv("loblolly")
+
+
+def load_verbagg() -> pd.DataFrame:
+    """Verbal aggression: 316 persons answer 24 items (lme4 ``VerbAgg``; De Boeck & Wilson
+    2004), 7,584 rows. ``r2`` is ``"Y"`` (the person would curse, scold or shout) or ``"N"``;
+    ``Anger`` the person's trait anger score; ``Gender``, ``btype`` (curse, scold, shout),
+    ``situ`` (other, self) and ``mode`` (want, do) describe person and item. Chapter 22."""
+    return _read_csv("verbagg")
+
+
+def load_grouseticks() -> pd.DataFrame:
+    """Ticks counted on the heads of 403 red grouse chicks (lme4 ``grouseticks``; Elston et
+    al. 2001): ``TICKS``, the chick's ``INDEX``, its ``BROOD``, the ``LOCATION`` and ``YEAR``
+    (95, 96, 97), the location's ``HEIGHT`` above sea level and ``cHEIGHT``, the height
+    centred. Chapter 22."""
+    return _read_csv("grouseticks")
+
+
+def load_lme4_glmer_reference(name: str) -> dict:
+    """One of lme4 1.1-31's ``glmer`` fits made by ``lme4_glmer.R`` (``lme4_glmer.json``):
+    ``name`` is a case such as ``"cbpp_nAGQ1"``, ``"cbpp_nAGQ25"``, ``"verbagg"`` or
+    ``"grouseticks_olre"``. The record holds the R call (``r_call``), ``loglik``, ``fixef``,
+    ``se``, ``theta`` and more (``PROVENANCE.md``). Chapters 20-22."""
+    filename = "lme4_glmer.json"
+    path = resources.files("lmm_teach").joinpath("data").joinpath(filename)
+    records = {case["name"]: case for case in json.loads(path.read_text())["cases"]}
+    if name not in records:
+        raise ValueError(f"{filename} has no case {name!r}; it has {sorted(records)}")
+    return records[name]
+
+
+def load_glmer_quadrature_reference() -> dict:
+    """The project's reference for cbpp's binomial GLMM (``lme4_glmer_reference.json``): lme4
+    1.1-31's ``glmer`` fits with ``nAGQ = 1`` and ``25``, and the exact marginal
+    log-likelihood at each fit's estimates by R's ``integrate``. Chapter 21."""
+    path = resources.files("lmm_teach").joinpath("data").joinpath("lme4_glmer_reference.json")
+    return json.loads(path.read_text())
 
 
 def _json_records(filename: str) -> dict[str, dict]:

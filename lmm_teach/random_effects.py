@@ -143,7 +143,7 @@ def prediction_frame(fit, newdata: pd.DataFrame) -> pd.DataFrame:
     the fitting data's; this engine does not yet)."""
     if not isinstance(newdata, pd.DataFrame):
         raise TypeError(f"newdata must be a pandas DataFrame, not {type(newdata).__name__}")
-    parsed = parse_formula(fit.formula)
+    parsed = parse_formula(fit.design.formula)
     variables = [v for v in formula_variables(parsed) if v != parsed.response]
     stateful = [v for v in variables if STATEFUL.search(v)]
     if stateful:
@@ -205,7 +205,7 @@ def predict(fit, newdata: pd.DataFrame | None = None, random: bool = True) -> np
     if newdata is None:
         return fitted_values(fit) if random else fit.design.X @ fit.beta_values
     frame = prediction_frame(fit, newdata)
-    parsed = parse_formula(fit.formula)
+    parsed = parse_formula(fit.design.formula)
     X, names = term_matrix(model_terms(parsed.fixed), frame)
     eta = X[:, [names.index(name) for name in fit.fixed_names]] @ fit.beta_values
     if random:
@@ -213,10 +213,17 @@ def predict(fit, newdata: pd.DataFrame | None = None, random: bool = True) -> np
     return eta
 
 
+def conditional_modes_of(fit) -> np.ndarray:
+    r""":math:`\hat b` of a fit: stored by a GLMM fit (:class:`lmm_teach.glmer.GlmmFit`),
+    solved again from :math:`\hat\theta` for a linear one."""
+    stored = getattr(fit, "b_values", None)
+    return stored if stored is not None else solve_blocked(fit.theta, fit.design).b
+
+
 def _random_part(fit, parsed, frame: pd.DataFrame) -> np.ndarray:
     """:math:`z^\\top\\hat b` for the rows of ``frame``: each term's columns times its
     level's conditional modes, 0 for a level the fit never saw."""
-    b = solve_blocked(fit.theta, fit.design).b
+    b = conditional_modes_of(fit)
     expressions = {term.name: term.expr for term in parsed.random}
     part, start = np.zeros(len(frame)), 0
     for term in fit.design.terms:
