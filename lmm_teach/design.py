@@ -388,9 +388,6 @@ def grouping_factor(columns: tuple[str, ...], frame: pd.DataFrame
     name = ":".join(columns)
     if len(levels) < 2:
         raise ValueError(f"grouping factor {name!r} has {len(levels)} level; it needs at least 2")
-    if len(levels) >= len(frame):
-        raise ValueError(f"grouping factor {name!r} has as many levels as observations "
-                         f"({len(frame)}): its variance cannot be told apart from the residual")
     return codes, tuple(str(level) for level in levels)
 
 
@@ -409,8 +406,12 @@ def identifiable(term: TermDesign, n: int) -> TermDesign:
     """The term, or a ValueError when its :math:`J_i k_i` random effects are at least :math:`n`.
 
     With as many random effects as observations, the term's variances cannot be told apart
-    from the residual variance; lme4 stops there too (``check.nobs.vs.nRE``). Chapter 11.
+    from the residual variance; lme4 stops there too (``check.nobs.vs.nlev``,
+    ``check.nobs.vs.nRE``). Chapter 11.
     """
+    if len(term.levels) >= n:
+        raise ValueError(f"grouping factor {term.group!r} has as many levels as observations "
+                         f"({n}): its variance cannot be told apart from the residual")
     if len(term.levels) * term.k >= n:
         raise ValueError(f"the random term {term.name} has {len(term.levels)} x {term.k} = "
                          f"{len(term.levels) * term.k} random effects for {n} observations: "
@@ -430,16 +431,21 @@ def lme4_term_order(n_levels: list[int]) -> list[int]:
     return ascending[::-1]
 
 
-def model_matrices(formula: str, data: pd.DataFrame, weights: ArrayLike | str | None = None) -> Design:
+def model_matrices(formula: str, data: pd.DataFrame, weights: ArrayLike | str | None = None,
+                   residual: bool = True) -> Design:
     """Stage 1 of the engine: formula and data give :math:`y`, :math:`X`, :math:`Z`, the terms
     and the prior weights :math:`w` (a column name or one number per row of ``data``).
 
-    Chapter 11, *Covariance structures*, and chapter 14 (lme4's ``lFormula``).
+    ``residual=False`` is for a GLMM, which has no residual variance: a term may then have as
+    many random effects as observations (an observation-level effect, chapter 22), as lme4's
+    ``glmer`` allows. Chapter 11, *Covariance structures*, and chapter 14 (lme4's
+    ``lFormula``).
     """
     parsed = parse_formula(formula)
     frame = model_frame(parsed, data, weights)
     X, fixed_names = full_rank_columns(*term_matrix(model_terms(parsed.fixed), frame))
-    terms = [_sharing(identifiable(term_design(term, frame), len(frame)), X)
+    checked = identifiable if residual else (lambda term, n: term)
+    terms = [_sharing(checked(term_design(term, frame), len(frame)), X)
              for term in parsed.random]
     terms = [terms[i] for i in lme4_term_order([len(t.levels) for t in terms])]
     y = frame[parsed.response].to_numpy(dtype=float)
