@@ -5,8 +5,8 @@ Given the random effects, the responses are independent, from an exponential fam
 :math:`\mu_i = g^{-1}(\eta_i)`, where :math:`\eta = X\beta + Z b` is the linear predictor and
 :math:`g` the link:
 
-- **binomial**, logit link: :math:`y_i` is a proportion of :math:`n_i` trials,
-  :math:`n_i y_i \sim \operatorname{Binomial}(n_i, \mu_i)`, :math:`\mu = 1 / (1 + e^{-\eta})`;
+- **binomial**, logit link: :math:`y_i` is a proportion of :math:`m_i` trials,
+  :math:`m_i y_i \sim \operatorname{Binomial}(m_i, \mu_i)`, :math:`\mu = 1 / (1 + e^{-\eta})`;
 - **Poisson**, log link: :math:`y_i \sim \operatorname{Poisson}(\mu_i)`, :math:`\mu = e^\eta`.
 
 Each family is a small frozen record of pure functions: the inverse link, its derivative
@@ -26,7 +26,7 @@ from scipy import special
 
 @dataclass(frozen=True)
 class Family:
-    r"""A response distribution and its canonical link. ``n`` is the number of trials of a
+    r"""A response distribution and its canonical link. ``m`` is the number of trials of a
     binomial response and 1 for a Poisson one. Chapter 20."""
 
     name: str
@@ -34,37 +34,37 @@ class Family:
     linkinv: Callable[[np.ndarray], np.ndarray]             # eta -> mu
     mu_eta: Callable[[np.ndarray], np.ndarray]              # d mu / d eta, as a function of mu
     variance: Callable[[np.ndarray], np.ndarray]            # V(mu)
-    log_kernel: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]   # y, mu, n
-    log_constant: Callable[[np.ndarray, np.ndarray], np.ndarray]             # y, n
+    log_kernel: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]   # y, mu, m
+    log_constant: Callable[[np.ndarray, np.ndarray], np.ndarray]             # y, m
 
-    def log_density(self, y: np.ndarray, mu: np.ndarray, n: np.ndarray) -> np.ndarray:
+    def log_density(self, y: np.ndarray, mu: np.ndarray, m: np.ndarray) -> np.ndarray:
         r""":math:`\log p(y_i \mid \mu_i)`, each row: the kernel, which depends on
         :math:`\mu`, plus the constant, which does not."""
-        return self.log_kernel(y, mu, n) + self.log_constant(y, n)
+        return self.log_kernel(y, mu, m) + self.log_constant(y, m)
 
 
-def binomial_log_kernel(y: np.ndarray, mu: np.ndarray, n: np.ndarray) -> np.ndarray:
-    r"""The part of :math:`\log p(y \mid \mu) = \log\binom{n}{ny} + ny\log\mu +
-    n(1-y)\log(1-\mu)` that depends on :math:`\mu`, with :math:`y` the proportion of
-    successes in :math:`n` trials (R's ``dbinom(n y, n, mu, log = TRUE)`` is the sum of this
+def binomial_log_kernel(y: np.ndarray, mu: np.ndarray, m: np.ndarray) -> np.ndarray:
+    r"""The part of :math:`\log p(y \mid \mu) = \log\binom{m}{my} + my\log\mu +
+    m(1-y)\log(1-\mu)` that depends on :math:`\mu`, with :math:`y` the proportion of
+    successes in :math:`m` trials (R's ``dbinom(m y, m, mu, log = TRUE)`` is the sum of this
     and :func:`binomial_log_constant`). Chapter 20."""
-    return special.xlogy(n * y, mu) + special.xlog1py(n * (1 - y), -mu)
+    return special.xlogy(m * y, mu) + special.xlog1py(m * (1 - y), -mu)
 
 
-def binomial_log_constant(y: np.ndarray, n: np.ndarray) -> np.ndarray:
-    r""":math:`\log\binom{n}{ny}`, the part of the binomial log-density free of :math:`\mu`.
+def binomial_log_constant(y: np.ndarray, m: np.ndarray) -> np.ndarray:
+    r""":math:`\log\binom{m}{my}`, the part of the binomial log-density free of :math:`\mu`.
     Chapter 20."""
-    return special.gammaln(n + 1) - special.gammaln(n * y + 1) - special.gammaln(n * (1 - y) + 1)
+    return special.gammaln(m + 1) - special.gammaln(m * y + 1) - special.gammaln(m * (1 - y) + 1)
 
 
-def poisson_log_kernel(y: np.ndarray, mu: np.ndarray, n: np.ndarray) -> np.ndarray:
+def poisson_log_kernel(y: np.ndarray, mu: np.ndarray, m: np.ndarray) -> np.ndarray:
     r"""The part of :math:`\log p(y \mid \mu) = y\log\mu - \mu - \log y!` that depends on
-    :math:`\mu` (R's ``dpois(y, mu, log = TRUE)`` adds :func:`poisson_log_constant`); ``n`` is
+    :math:`\mu` (R's ``dpois(y, mu, log = TRUE)`` adds :func:`poisson_log_constant`); ``m`` is
     unused (always 1). Chapter 20."""
     return special.xlogy(y, mu) - mu
 
 
-def poisson_log_constant(y: np.ndarray, n: np.ndarray) -> np.ndarray:
+def poisson_log_constant(y: np.ndarray, m: np.ndarray) -> np.ndarray:
     r""":math:`-\log y!`. Chapter 20."""
     return -special.gammaln(y + 1)
 
@@ -103,26 +103,26 @@ def family(name: str | Family) -> Family:
     return FAMILIES[name]
 
 
-def log_likelihood_given_b(fam: Family, y: np.ndarray, mu: np.ndarray, n: np.ndarray) -> float:
+def log_likelihood_given_b(fam: Family, y: np.ndarray, mu: np.ndarray, m: np.ndarray) -> float:
     r""":math:`\log p(y \mid b) = \sum_i \log p(y_i \mid \mu_i)`, the first factor of the joint
     density :math:`f(y, b) = p(y \mid b)\, \phi(b)` (``eq-ch20-joint``). Chapter 20."""
-    return float(np.sum(fam.log_density(y, mu, n)))
+    return float(np.sum(fam.log_density(y, mu, m)))
 
 
-def deviance_residuals(fam: Family, y: np.ndarray, mu: np.ndarray, n: np.ndarray) -> np.ndarray:
+def deviance_residuals(fam: Family, y: np.ndarray, mu: np.ndarray, m: np.ndarray) -> np.ndarray:
     r""":math:`d_i = 2[\log p(y_i \mid \mu_i = y_i) - \log p(y_i \mid \mu_i)]`: twice the
     log-likelihood lost against the saturated model, which fits every :math:`y_i` exactly
     (R's ``family$dev.resids``). Their sum is the conditional deviance. Chapter 21."""
-    saturated = fam.log_density(y, np.clip(y, MU_FLOOR, None), n)
-    return 2 * (saturated - fam.log_density(y, mu, n))
+    saturated = fam.log_density(y, np.clip(y, MU_FLOOR, None), m)
+    return 2 * (saturated - fam.log_density(y, mu, m))
 
 
-def working_weights(fam: Family, mu: np.ndarray, n: np.ndarray) -> np.ndarray:
-    r"""The IRLS weights :math:`w_i = n_i\, (d\mu_i/d\eta_i)^2 / V(\mu_i)`: for the canonical
-    links here, :math:`n_i \mu_i (1 - \mu_i)` (binomial) and :math:`\mu_i` (Poisson), the
+def working_weights(fam: Family, mu: np.ndarray, m: np.ndarray) -> np.ndarray:
+    r"""The IRLS weights :math:`w_i = m_i\, (d\mu_i/d\eta_i)^2 / V(\mu_i)`: for the canonical
+    links here, :math:`m_i \mu_i (1 - \mu_i)` (binomial) and :math:`\mu_i` (Poisson), the
     negative second derivative of :math:`\log p(y_i \mid \eta_i)` in :math:`\eta_i`.
     Chapter 20 (``eq-ch20-weights``)."""
-    return n * fam.mu_eta(mu) ** 2 / fam.variance(mu)
+    return m * fam.mu_eta(mu) ** 2 / fam.variance(mu)
 
 
 def working_residuals(fam: Family, y: np.ndarray, mu: np.ndarray) -> np.ndarray:

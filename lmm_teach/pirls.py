@@ -71,12 +71,12 @@ class PirlsSolution:
     converged: bool
 
 
-def penalized_deviance(fam: Family, y: np.ndarray, n: np.ndarray, mu: np.ndarray,
+def penalized_deviance(fam: Family, y: np.ndarray, m: np.ndarray, mu: np.ndarray,
                        u: np.ndarray, constant: bool = True) -> float:
     r""":math:`P(u) = -2\log p(y \mid u) + u^\top u` (``eq-ch20-penalized``), the quantity each
     PIRLS step lowers; with ``constant=False``, without the terms of :math:`\log p` that do
     not depend on :math:`u` (the same steps, at less cost). Chapter 20."""
-    log_p = fam.log_density(y, mu, n) if constant else fam.log_kernel(y, mu, n)
+    log_p = fam.log_density(y, mu, m) if constant else fam.log_kernel(y, mu, m)
     return float(-2 * np.sum(log_p) + u @ u)
 
 
@@ -93,13 +93,13 @@ def Z_times(terms: tuple[TermDesign, ...], b: np.ndarray) -> np.ndarray:
     return Zb
 
 
-def working_problem(fam: Family, y: np.ndarray, n: np.ndarray, eta: np.ndarray,
+def working_problem(fam: Family, y: np.ndarray, m: np.ndarray, eta: np.ndarray,
                     mu: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     r"""The weights :math:`w_i` and working response :math:`z_i = \eta_i + (y_i - \mu_i) /
     (d\mu_i/d\eta_i)` of one Newton step at :math:`\eta` (``eq-ch20-pirls``), with
     :math:`\mu = g^{-1}(\eta)` (computed unless given). Chapter 20."""
     mu = fam.linkinv(eta) if mu is None else mu
-    return working_weights(fam, mu, n), eta + working_residuals(fam, y, mu)
+    return working_weights(fam, mu, m), eta + working_residuals(fam, y, mu)
 
 
 def halved_step(P: Callable[[np.ndarray], float], old: np.ndarray, new: np.ndarray,
@@ -146,14 +146,14 @@ def pirls_readable(theta: ArrayLike, beta: ArrayLike, design: Design, fam: Famil
         L L^\top u^{\text{new}} = \Lambda^\top Z^\top W (z - X\beta).
 
     ``design.y`` holds proportions (binomial) or counts (Poisson), ``design.weights`` the
-    numbers of trials :math:`n_i`. Chapter 20; tests check it against :func:`pirls`.
+    numbers of trials :math:`m_i`. Chapter 20; tests check it against :func:`pirls`.
     """
     beta, ZLambda = np.asarray(beta, float), (design.Z @ Lambda(theta, design.terms)).toarray()
-    y, n, offset = design.y, design.weights, design.X @ beta
-    P = lambda u: penalized_deviance(fam, y, n, fam.linkinv(offset + ZLambda @ u), u, False)
+    y, m, offset = design.y, design.weights, design.X @ beta
+    P = lambda u: penalized_deviance(fam, y, m, fam.linkinv(offset + ZLambda @ u), u, False)
 
     def step(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        w, z = working_problem(fam, y, n, offset + ZLambda @ u)
+        w, z = working_problem(fam, y, m, offset + ZLambda @ u)
         L = linalg.cholesky(ZLambda.T @ (w[:, None] * ZLambda) + np.eye(u.size), lower=True)
         return linalg.cho_solve((L, True), ZLambda.T @ (w * (z - offset))), L
 

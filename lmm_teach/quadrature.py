@@ -93,9 +93,9 @@ def agq_deviance(fam: Family, design: Design, theta: float, beta: np.ndarray,
     return float(-2 * np.sum(log_L))
 
 
-def saturated_log_likelihood(fam: Family, y: np.ndarray, n: np.ndarray) -> float:
+def saturated_log_likelihood(fam: Family, y: np.ndarray, m: np.ndarray) -> float:
     r""":math:`\sum_i \log p(y_i \mid \mu_i = y_i)`, the log-likelihood of the saturated
     model. lme4 drops it from the log-likelihood it prints for ``nAGQ > 1`` (it sums deviance
     residuals there), which is why its ``logLik`` jumps between ``nAGQ = 1`` and
     ``nAGQ = 2``. Chapter 21."""
-    return float(np.sum(fam.log_density(y, np.clip(y, 1e-300, None), n)))
+    return float(np.sum(fam.log_density(y, np.clip(y, 1e-300, None), m)))
