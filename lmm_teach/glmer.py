@@ -3,7 +3,7 @@ r"""Fitting a generalized linear mixed model: ``fit_glmm`` (chapters 20-22; lme4
 The stages are lme4's:
 
 1. :func:`glmm_design`: the formula and data give :math:`y` (a proportion or a count), the
-   numbers of trials :math:`m`, :math:`X` and the random terms, with the response checked;
+   numbers of trials :math:`N`, :math:`X` and the random terms, with the response checked;
 2. **first stage** (:func:`first_stage`, lme4's ``nAGQ = 0``): minimize the Laplace deviance over
    :math:`\theta` alone, with :math:`\beta` moved inside PIRLS;
 3. **second stage** (:func:`second_stage`): minimize the Laplace (or, with ``nagq > 1``, the
@@ -73,16 +73,16 @@ def _evaluated(text: str, data: pd.DataFrame, role: str) -> np.ndarray:
 
 
 def trials_from_cbind(successes: str, failures: str, data: pd.DataFrame) -> np.ndarray:
-    """:math:`m = s + f`, row by row, after checking both are counts: a ValueError names
+    """:math:`N = s + f`, row by row, after checking both are counts: a ValueError names
     negative or non-integer values, and failures below 0 (successes above the trials).
     Rows with a missing value stay missing, to be dropped as any other. Chapter 20."""
     s, f = _evaluated(successes, data, "successes"), _evaluated(failures, data, "failures")
     for values, text, role in [(s, successes, "successes"), (f, failures, "failures")]:
         _check_counts(values[~np.isnan(values)], f"{role} {text!r}")
-    m = s + f
-    if np.any(m[~np.isnan(m)] == 0):
+    N = s + f
+    if np.any(N[~np.isnan(N)] == 0):
         raise ValueError(f"some rows have no trials ({successes} + {failures} = 0); drop them")
-    return m
+    return N
 
 
 def _check_counts(values: np.ndarray, what: str) -> None:
@@ -95,16 +95,16 @@ def _check_counts(values: np.ndarray, what: str) -> None:
         raise ValueError(f"{what} must be whole numbers (counts), but some are not")
 
 
-def check_response(fam: Family, y: np.ndarray, m: np.ndarray, response: str) -> None:
+def check_response(fam: Family, y: np.ndarray, N: np.ndarray, response: str) -> None:
     """A ValueError naming the response when it cannot come from the family: a binomial
-    proportion outside [0, 1] or whose successes :math:`m y` are not whole; a Poisson
+    proportion outside [0, 1] or whose successes :math:`N y` are not whole; a Poisson
     count that is negative or not whole. Chapter 20."""
     if fam.name == "binomial":
         if np.any((y < 0) | (y > 1)):
             raise ValueError(f"a binomial response must be a proportion in [0, 1] (0/1, or "
                              f"successes / trials with weights=trials), but {response!r} "
                              f"has values from {y.min():g} to {y.max():g}")
-        _check_counts(m * y, f"successes (response {response!r} times the trials)")
+        _check_counts(N * y, f"successes (response {response!r} times the trials)")
     else:
         _check_counts(y, f"Poisson response {response!r}")
 
@@ -132,9 +132,9 @@ def two_level_response(data: pd.DataFrame, response: str, fam: Family) -> pd.Dat
 def glmm_design(formula: str, data: pd.DataFrame, fam: Family,
                 weights: ArrayLike | str | None = None) -> Design:
     r"""The design of a GLMM: ``design.y`` holds proportions (binomial) or counts (Poisson),
-    ``design.weights`` the numbers of trials :math:`m_i` (1 for 0/1 data and for Poisson).
-    ``cbind(s, f) ~ ...`` gives :math:`y = s / (s + f)` and :math:`m = s + f`, as lme4 does;
-    so does ``s / m ~ ...`` with ``weights = m``. Chapter 20."""
+    ``design.weights`` the numbers of trials :math:`N_i` (1 for 0/1 data and for Poisson).
+    ``cbind(s, f) ~ ...`` gives :math:`y = s / (s + f)` and :math:`N = s + f`, as lme4 does;
+    so does ``s / N ~ ...`` with ``weights = N``. Chapter 20."""
     successes, failures, right = split_response(formula)
     if fam.name == "poisson" and (weights is not None or failures is not None):
         raise ValueError("a Poisson GLMM takes a count response and no weights= or cbind()")
@@ -158,15 +158,15 @@ def glmm_design(formula: str, data: pd.DataFrame, fam: Family,
 
 def glm_start(design: Design, fam: Family, iterations: int = 25) -> np.ndarray:
     r""":math:`\beta` of the GLM without random effects, by IRLS from
-    :math:`\mu = (m y + 1/2)/(m + 1)` (binomial) or :math:`y + 1/10` (Poisson): the start of
+    :math:`\mu = (N y + 1/2)/(N + 1)` (binomial) or :math:`y + 1/10` (Poisson): the start of
     the first stage. Chapter 20."""
-    y, m, X = design.y, design.weights, design.X
-    mu = (m * y + 0.5) / (m + 1) if fam.name == "binomial" else y + 0.1
+    y, N, X = design.y, design.weights, design.X
+    mu = (N * y + 0.5) / (N + 1) if fam.name == "binomial" else y + 0.1
     eta = np.log(mu / (1 - mu)) if fam.name == "binomial" else np.log(mu)
     beta = np.zeros(X.shape[1])
     for _ in range(iterations):
-        w, z = working_weights(fam, mu, m), eta + working_residuals(fam, y, mu)
-        new = np.linalg.lstsq(np.sqrt(w)[:, None] * X, np.sqrt(w) * z, rcond=None)[0]
+        w, y_tilde = working_weights(fam, mu, N), eta + working_residuals(fam, y, mu)
+        new = np.linalg.lstsq(np.sqrt(w)[:, None] * X, np.sqrt(w) * y_tilde, rcond=None)[0]
         if np.max(np.abs(new - beta), initial=0.0) < 1e-10:
             return new
         beta, eta = new, X @ new
@@ -360,8 +360,8 @@ def cov_beta_conditional(design: Design, fam: Family, theta: np.ndarray,
     the covariance of :math:`\hat\beta` with :math:`\theta` held at :math:`\hat\theta` (lme4's
     ``vcov(use.hessian = FALSE)``), used where the Hessian is not positive definite.
     Chapter 22."""
-    w, z = working_problem(fam, design.y, design.weights, solution.eta)
-    factor = blocked_factor(theta, gram_blocks(weighted_design(design, w, z, design.X)))
+    w, y_tilde = working_problem(fam, design.y, design.weights, solution.eta)
+    factor = blocked_factor(theta, gram_blocks(weighted_design(design, w, y_tilde, design.X)))
     p = design.X.shape[1]
     R_X_inv = linalg.solve_triangular(factor.R_Xy[:p, :p], np.eye(p))
     return R_X_inv @ R_X_inv.T

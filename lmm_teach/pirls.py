@@ -11,14 +11,14 @@ With :math:`b = \Lambda_\theta u` and :math:`u \sim N(0, I_q)`, the conditional 
 
 Newton's method on :math:`P` (Fisher scoring; the same for the canonical links here) gives each
 step as a weighted penalized least-squares problem, chapter 10's with weights
-:math:`W = \operatorname{diag}(w_i)` and a working response :math:`z`
+:math:`W = \operatorname{diag}(w_i)` and a working response :math:`\tilde y`
 (``eq-ch20-pirls``):
 
 .. math::
 
     (\Lambda_\theta^\top Z^\top W Z \Lambda_\theta + I_q)\, u^{\text{new}}
-    = \Lambda_\theta^\top Z^\top W (z - X\beta), \qquad
-    z = \eta + \frac{y - \mu}{d\mu/d\eta}.
+    = \Lambda_\theta^\top Z^\top W (\tilde y - X\beta), \qquad
+    \tilde y = \eta + \frac{y - \mu}{d\mu/d\eta}.
 
 :func:`pirls_readable` takes these steps with dense matrices, as the chapter writes them;
 :func:`pirls` takes the same steps on the blocked factor of the fast engine (chapter 19), and
@@ -71,12 +71,12 @@ class PirlsSolution:
     converged: bool
 
 
-def penalized_deviance(fam: Family, y: np.ndarray, m: np.ndarray, mu: np.ndarray,
+def penalized_deviance(fam: Family, y: np.ndarray, N: np.ndarray, mu: np.ndarray,
                        u: np.ndarray, constant: bool = True) -> float:
     r""":math:`P(u) = -2\log p(y \mid u) + u^\top u` (``eq-ch20-penalized``), the quantity each
     PIRLS step lowers; with ``constant=False``, without the terms of :math:`\log p` that do
     not depend on :math:`u` (the same steps, at less cost). Chapter 20."""
-    log_p = fam.log_density(y, mu, m) if constant else fam.log_kernel(y, mu, m)
+    log_p = fam.log_density(y, mu, N) if constant else fam.log_kernel(y, mu, N)
     return float(-2 * np.sum(log_p) + u @ u)
 
 
@@ -93,13 +93,13 @@ def Z_times(terms: tuple[TermDesign, ...], b: np.ndarray) -> np.ndarray:
     return Zb
 
 
-def working_problem(fam: Family, y: np.ndarray, m: np.ndarray, eta: np.ndarray,
+def working_problem(fam: Family, y: np.ndarray, N: np.ndarray, eta: np.ndarray,
                     mu: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    r"""The weights :math:`w_i` and working response :math:`z_i = \eta_i + (y_i - \mu_i) /
+    r"""The weights :math:`w_i` and working response :math:`\tilde y_i = \eta_i + (y_i - \mu_i) /
     (d\mu_i/d\eta_i)` of one Newton step at :math:`\eta` (``eq-ch20-pirls``), with
     :math:`\mu = g^{-1}(\eta)` (computed unless given). Chapter 20."""
     mu = fam.linkinv(eta) if mu is None else mu
-    return working_weights(fam, mu, m), eta + working_residuals(fam, y, mu)
+    return working_weights(fam, mu, N), eta + working_residuals(fam, y, mu)
 
 
 def halved_step(P: Callable[[np.ndarray], float], old: np.ndarray, new: np.ndarray,
@@ -143,19 +143,19 @@ def pirls_readable(theta: ArrayLike, beta: ArrayLike, design: Design, fam: Famil
     .. math::
 
         L L^\top = \Lambda^\top Z^\top W Z \Lambda + I, \qquad
-        L L^\top u^{\text{new}} = \Lambda^\top Z^\top W (z - X\beta).
+        L L^\top u^{\text{new}} = \Lambda^\top Z^\top W (\tilde y - X\beta).
 
     ``design.y`` holds proportions (binomial) or counts (Poisson), ``design.weights`` the
-    numbers of trials :math:`m_i`. Chapter 20; tests check it against :func:`pirls`.
+    numbers of trials :math:`N_i`. Chapter 20; tests check it against :func:`pirls`.
     """
     beta, ZLambda = np.asarray(beta, float), (design.Z @ Lambda(theta, design.terms)).toarray()
-    y, m, offset = design.y, design.weights, design.X @ beta
-    P = lambda u: penalized_deviance(fam, y, m, fam.linkinv(offset + ZLambda @ u), u, False)
+    y, N, offset = design.y, design.weights, design.X @ beta
+    P = lambda u: penalized_deviance(fam, y, N, fam.linkinv(offset + ZLambda @ u), u, False)
 
     def step(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        w, z = working_problem(fam, y, m, offset + ZLambda @ u)
+        w, y_tilde = working_problem(fam, y, N, offset + ZLambda @ u)
         L = linalg.cholesky(ZLambda.T @ (w[:, None] * ZLambda) + np.eye(u.size), lower=True)
-        return linalg.cho_solve((L, True), ZLambda.T @ (w * (z - offset))), L
+        return linalg.cho_solve((L, True), ZLambda.T @ (w * (y_tilde - offset))), L
 
     start = np.zeros(ZLambda.shape[1]) if u is None else np.asarray(u, float)
     u, L, iterations, converged = iterate(step, P, start)
@@ -165,11 +165,12 @@ def pirls_readable(theta: ArrayLike, beta: ArrayLike, design: Design, fam: Famil
                          converged)
 
 
-def weighted_design(design: Design, w: np.ndarray, z: np.ndarray, X: np.ndarray) -> Design:
-    r"""The linear mixed model of one PIRLS step: response :math:`z`, prior weights :math:`w`,
+def weighted_design(design: Design, w: np.ndarray, y_tilde: np.ndarray, X: np.ndarray
+                    ) -> Design:
+    r"""The linear mixed model of one PIRLS step: response :math:`\tilde y`, prior weights :math:`w`,
     fixed-effects matrix ``X`` (:math:`X` itself, or no columns when :math:`\beta` is held),
     the same random terms. Its Gram blocks give the step's blocked factor. Chapter 20."""
-    return dataclasses.replace(design, y=z, X=X, weights=w)
+    return dataclasses.replace(design, y=y_tilde, X=X, weights=w)
 
 
 def blocked_step(theta: np.ndarray, design: Design, fam: Family, eta_mu: Callable,
@@ -183,11 +184,11 @@ def blocked_step(theta: np.ndarray, design: Design, fam: Family, eta_mu: Callabl
     q, no_columns = pattern.q, np.zeros((design.y.size, 0))
 
     def step(x: np.ndarray) -> tuple[np.ndarray, BlockedFactor]:
-        w, z = working_problem(fam, design.y, design.weights, *eta_mu(x))
+        w, y_tilde = working_problem(fam, design.y, design.weights, *eta_mu(x))
         if offset is None:
-            gram = reweighted_gram(pattern, w, z, design.X)
+            gram = reweighted_gram(pattern, w, y_tilde, design.X)
         else:
-            gram = reweighted_gram(pattern, w, z - offset, no_columns)
+            gram = reweighted_gram(pattern, w, y_tilde - offset, no_columns)
         factor = blocked_factor(theta, gram)
         new_beta = _beta_from(factor) if offset is None else np.zeros(0)
         u = conditional_modes(factor, new_beta, gram)
@@ -306,7 +307,8 @@ class GramPattern:
     r"""What every PIRLS step of one model shares: the shapes of its terms, its first term's
     codes and :math:`X_1`, and where each row's products fall in :math:`Z_{2:m}^\top W Z_1`
     (sparse: its column indices and row pointers), :math:`Z_{2:m}^\top W Z_{2:m}` (dense: flat
-    positions) and :math:`Z_{2:m}^\top W [X\ z]`. Made once per fit (:func:`gram_pattern`).
+    positions) and :math:`Z_{2:m}^\top W [X\ \tilde y]`. Made once per fit
+    (:func:`gram_pattern`).
     Chapter 20."""
 
     terms: tuple[TermShape, ...]
@@ -365,18 +367,18 @@ def gram_pattern(design: Design) -> GramPattern:
                        Z2mtZ2m, keys_22, Z2mtXy, method)
 
 
-def reweighted_gram(pattern: GramPattern, w: np.ndarray, z: np.ndarray, X: np.ndarray
+def reweighted_gram(pattern: GramPattern, w: np.ndarray, y_tilde: np.ndarray, X: np.ndarray
                     ) -> GramBlocks:
-    r"""The Gram blocks of the weighted problem of one PIRLS step, :math:`[Z\ X\ z]^\top W
-    [Z\ X\ z]`, from the pattern: one ``bincount`` per block and column. The same blocks as
+    r"""The Gram blocks of the weighted problem of one PIRLS step, :math:`[Z\ X\ \tilde y]^\top W
+    [Z\ X\ \tilde y]`, from the pattern: one ``bincount`` per block and column. The same blocks as
     :func:`lmm_teach.blocked.gram_blocks` of :func:`weighted_design`. Chapter 20."""
     J_1, k_1 = pattern.terms[0].J, pattern.terms[0].k
-    Xz, wX_1 = np.column_stack([X, z]), w[:, None] * pattern.X_1
+    Xy, wX_1 = np.column_stack([X, y_tilde]), w[:, None] * pattern.X_1
     Z1tZ1 = level_cross_sums(pattern.codes_1, J_1, wX_1, pattern.X_1)
-    Z1tXy = levels_last(level_cross_sums(pattern.codes_1, J_1, wX_1, Xz))
+    Z1tXy = levels_last(level_cross_sums(pattern.codes_1, J_1, wX_1, Xy))
     if pattern.Z2mtZ1 is None:
         q_2m, Z2mtZ1 = 0, sparse.csr_matrix((0, J_1 * k_1))
-        Z2mtZ2m, Z2mtXy = np.zeros((0, 0)), np.zeros((0, Xz.shape[1]))
+        Z2mtZ2m, Z2mtXy = np.zeros((0, 0)), np.zeros((0, Xy.shape[1]))
     else:
         q_2m = pattern.Z2mtXy.size
         Z2mtZ1 = sparse.csr_matrix((pattern.Z2mtZ1.sums(w), pattern.Z2mtZ1_indices,
@@ -384,9 +386,9 @@ def reweighted_gram(pattern: GramPattern, w: np.ndarray, z: np.ndarray, X: np.nd
         Z2mtZ2m = np.zeros(q_2m * q_2m)
         Z2mtZ2m[pattern.Z2mtZ2m_positions] = pattern.Z2mtZ2m.sums(w)
         Z2mtZ2m = Z2mtZ2m.reshape(q_2m, q_2m)
-        Z2mtXy = np.column_stack([pattern.Z2mtXy.sums(w * c) for c in Xz.T])
+        Z2mtXy = np.column_stack([pattern.Z2mtXy.sums(w * c) for c in Xy.T])
     return GramBlocks(pattern.terms, Z1tZ1, Z1tXy, Z2mtZ1, Z2mtZ2m, Z2mtXy,
-                      (w[:, None] * Xz).T @ Xz, z.size, float(np.sum(np.log(w))),
+                      (w[:, None] * Xy).T @ Xy, y_tilde.size, float(np.sum(np.log(w))),
                       *_downdate(pattern.downdate, Z2mtZ1, k_1))
 
 
