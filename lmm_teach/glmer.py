@@ -288,7 +288,8 @@ class GlmmFit:
     @property
     def varcorr(self) -> pd.DataFrame:
         """Standard deviations and correlations of the random effects (no residual row)."""
-        return pd.DataFrame(list(self.varcorr_rows), columns=["grp", "var1", "var2", "vcov", "sdcor"])
+        return pd.DataFrame(list(self.varcorr_rows),
+                            columns=["grp", "var1", "var2", "vcov", "sdcor"])
 
     @property
     def ranef(self) -> dict[str, pd.DataFrame]:

@@ -167,9 +167,9 @@ def pirls_readable(theta: ArrayLike, beta: ArrayLike, design: Design, fam: Famil
 
 def weighted_design(design: Design, w: np.ndarray, y_tilde: np.ndarray, X: np.ndarray
                     ) -> Design:
-    r"""The linear mixed model of one PIRLS step: response :math:`\tilde y`, prior weights :math:`w`,
-    fixed-effects matrix ``X`` (:math:`X` itself, or no columns when :math:`\beta` is held),
-    the same random terms. Its Gram blocks give the step's blocked factor. Chapter 20."""
+    r"""The linear mixed model of one PIRLS step: response :math:`\tilde y`, prior weights
+    :math:`w`, fixed-effects matrix ``X`` (:math:`X` itself, or no columns when :math:`\beta`
+    is held), the same random terms. Its Gram blocks give the step's blocked factor. Chapter 20."""
     return dataclasses.replace(design, y=y_tilde, X=X, weights=w)
 
 
@@ -211,7 +211,7 @@ def remember_last(f: Callable[[np.ndarray], object]) -> Callable[[np.ndarray], o
 
 
 def _beta_from(factor: BlockedFactor) -> np.ndarray:
-    """:math:`\\hat\\beta` from :math:`R_X \\hat\\beta = c_\\beta` (the last column of ``R_Xy``)."""
+    """:math:`\\hat\\beta` from :math:`R_X \\hat\\beta = c_\\beta` (last column of ``R_Xy``)."""
     p = factor.R_Xy.shape[0] - 1
     return linalg.solve_triangular(factor.R_Xy[:p, :p], factor.R_Xy[:p, p])
 

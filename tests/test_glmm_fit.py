@@ -192,7 +192,8 @@ def _cbpp_with(**columns) -> pd.DataFrame:
 
 BAD = [
     ("poisson non-integer", dict(formula="y ~ 1 + (1 | herd)", family="poisson",
-                                  data=_cbpp_with(y=lambda d: d.incidence + 0.5)), "whole numbers"),
+                                  data=_cbpp_with(y=lambda d: d.incidence + 0.5)),
+     "whole numbers"),
     ("poisson negative", dict(formula="y ~ 1 + (1 | herd)", family="poisson",
                                data=_cbpp_with(y=lambda d: d.incidence - 3)), "negative"),
     ("binomial outside [0, 1]", dict(formula="incidence ~ period + (1 | herd)",
