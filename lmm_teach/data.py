@@ -99,12 +99,7 @@ def load_lme4_glmer_reference(name: str) -> dict:
     ``name`` is a case such as ``"cbpp_nAGQ1"``, ``"cbpp_nAGQ25"``, ``"verbagg"`` or
     ``"grouseticks_olre"``. The record holds the R call (``r_call``), ``loglik``, ``fixef``,
     ``se``, ``theta`` and more (``PROVENANCE.md``). Chapters 20-22."""
-    filename = "lme4_glmer.json"
-    path = resources.files("lmm_teach").joinpath("data").joinpath(filename)
-    records = {case["name"]: case for case in json.loads(path.read_text())["cases"]}
-    if name not in records:
-        raise ValueError(f"{filename} has no case {name!r}; it has {sorted(records)}")
-    return records[name]
+    return _case("lme4_glmer.json", name)
 
 
 def load_glmer_quadrature_reference() -> dict:
@@ -113,6 +108,16 @@ def load_glmer_quadrature_reference() -> dict:
     log-likelihood at each fit's estimates by R's ``integrate``. Chapter 21."""
     path = resources.files("lmm_teach").joinpath("data").joinpath("lme4_glmer_reference.json")
     return json.loads(path.read_text())
+
+
+def _case(filename: str, name: str) -> dict:
+    """The case called ``name`` of a reference file with a ``"cases"`` list, or a ValueError
+    naming the cases it has."""
+    path = resources.files("lmm_teach").joinpath("data").joinpath(filename)
+    records = {case["name"]: case for case in json.loads(path.read_text())["cases"]}
+    if name not in records:
+        raise ValueError(f"{filename} has no case {name!r}; it has {sorted(records)}")
+    return records[name]
 
 
 def _json_records(filename: str) -> dict[str, dict]:
@@ -168,12 +173,7 @@ def load_lme4_predict_reference(name: str) -> dict:
     data), ``newdata`` (columns as text), ``new`` and ``new_fixed`` (``predict(fit, newdata,
     allow.new.levels = TRUE)`` and with ``re.form = NA``). Made by ``lme4_predict.R``.
     Chapter 18."""
-    filename = "lme4_predict.json"
-    path = resources.files("lmm_teach").joinpath("data").joinpath(filename)
-    records = {case["name"]: case for case in json.loads(path.read_text())["cases"]}
-    if name not in records:
-        raise ValueError(f"no prediction reference for {name!r}; known: {sorted(records)}")
-    return records[name]
+    return _case("lme4_predict.json", name)
 
 
 def load_lme4_condvar_reference(dataset: str, method: str) -> dict:

@@ -37,7 +37,7 @@ from lmm_teach.fixed_inference import central_hessian
 from lmm_teach.formula import Call, FormulaError, deparse, parse_expression
 from lmm_teach.optimizer import is_singular, minimize_bobyqa
 from lmm_teach.blocked import blocked_factor, gram_blocks
-from lmm_teach.lmer import ranef_tables, varcorr_table
+from lmm_teach.lmer import EffectsTables, ranef_tables, varcorr_table
 from lmm_teach.pirls import (PirlsSolution, Z_times, gram_pattern, pirls, weighted_design,
                              working_problem)
 from lmm_teach.pls import theta_lower, theta_start
@@ -237,7 +237,7 @@ def second_stage(design: Design, fam: Family, nagq: int, theta: np.ndarray, beta
 # -- the fitted model ----------------------------------------------------------------------------
 
 @dataclass(frozen=True, repr=False)
-class GlmmFit:
+class GlmmFit(EffectsTables):
     """A fitted generalized linear mixed model. Validated against lme4 1.1-31 (``glmer``).
 
     ``loglik`` is the log-likelihood with every constant kept: the Laplace approximation for
@@ -268,35 +268,6 @@ class GlmmFit:
 
     def __post_init__(self) -> None:
         read_only_copies(self)
-
-    @property
-    def beta(self) -> pd.Series:
-        """Fixed effects, on the scale of the linear predictor, by column name."""
-        return pd.Series(self.beta_values, index=list(self.fixed_names))
-
-    @property
-    def cov_beta(self) -> pd.DataFrame:
-        """Covariance of the fixed effects, from the Hessian of the deviance (lme4's ``vcov``)."""
-        names = list(self.fixed_names)
-        return pd.DataFrame(self.cov_beta_values, index=names, columns=names)
-
-    @property
-    def se_beta(self) -> pd.Series:
-        """Standard errors of the fixed effects."""
-        return pd.Series(np.sqrt(np.diag(self.cov_beta_values)), index=list(self.fixed_names))
-
-    @property
-    def varcorr(self) -> pd.DataFrame:
-        """Standard deviations and correlations of the random effects (no residual row)."""
-        return pd.DataFrame(list(self.varcorr_rows),
-                            columns=["grp", "var1", "var2", "vcov", "sdcor"])
-
-    @property
-    def ranef(self) -> dict[str, pd.DataFrame]:
-        """Conditional modes :math:`\\hat b`, one table per grouping factor (lme4's ``ranef``)."""
-        return {group: pd.DataFrame(values, index=pd.Index(list(levels), name=group),
-                                    columns=list(columns))
-                for group, levels, columns, values in self.ranef_blocks}
 
     def __repr__(self) -> str:
         method = "Laplace" if self.nagq == 1 else f"adaptive Gauss-Hermite, {self.nagq} nodes"

@@ -28,8 +28,46 @@ from lmm_teach.optimizer import ThetaOptimum, deviance_function, is_singular, op
 from lmm_teach.pls import PLSSolution, sigma2_hat, solve_pls, term_factor, theta_lower, theta_slices
 
 
+class EffectsTables:
+    """The tables that a fitted linear and a fitted generalized linear mixed model share,
+    made from their fields ``fixed_names``, ``beta_values``, ``cov_beta_values``,
+    ``varcorr_rows`` and ``ranef_blocks``: new pandas objects on every access, so that
+    changing one changes nothing in the fit. Chapters 10 and 22."""
+
+    @property
+    def beta(self) -> pd.Series:
+        """Fixed effects, indexed by column name, in model-matrix order."""
+        return pd.Series(self.beta_values, index=list(self.fixed_names))
+
+    @property
+    def cov_beta(self) -> pd.DataFrame:
+        """Covariance of the fixed effects: :math:`\\hat\\sigma^2 (R_X^\\top R_X)^{-1}` for a
+        linear mixed model, from the Hessian of the deviance for a GLMM (lme4's ``vcov``)."""
+        names = list(self.fixed_names)
+        return pd.DataFrame(self.cov_beta_values, index=names, columns=names)
+
+    @property
+    def se_beta(self) -> pd.Series:
+        """Standard errors of the fixed effects (square roots of the diagonal of ``cov_beta``)."""
+        return pd.Series(np.sqrt(np.diag(self.cov_beta_values)), index=list(self.fixed_names))
+
+    @property
+    def varcorr(self) -> pd.DataFrame:
+        """Variances and correlations, like lme4's ``as.data.frame(VarCorr(fit))`` (a GLMM has
+        no residual row)."""
+        return pd.DataFrame(list(self.varcorr_rows),
+                            columns=["grp", "var1", "var2", "vcov", "sdcor"])
+
+    @property
+    def ranef(self) -> dict[str, pd.DataFrame]:
+        """Conditional modes, one table per grouping factor (lme4's ``ranef``)."""
+        return {group: pd.DataFrame(values, index=pd.Index(list(levels), name=group),
+                                    columns=list(columns))
+                for group, levels, columns, values in self.ranef_blocks}
+
+
 @dataclass(frozen=True, repr=False)
-class LmmFit:
+class LmmFit(EffectsTables):
     """A fitted linear mixed model. Validated against lme4 1.1-31 (``lmer``) on six data sets.
 
     ``loglik`` is the log-likelihood (ML) or the log restricted likelihood (REML), on lme4's
@@ -59,32 +97,6 @@ class LmmFit:
 
     def __post_init__(self) -> None:
         read_only_copies(self)
-
-    @property
-    def beta(self) -> pd.Series:
-        """Fixed effects, indexed by column name, in model-matrix order."""
-        return pd.Series(self.beta_values, index=list(self.fixed_names))
-
-    @property
-    def cov_beta(self) -> pd.DataFrame:
-        """Covariance of the fixed effects, :math:`\\hat\\sigma^2 (R_X^\\top R_X)^{-1}`."""
-        return pd.DataFrame(self.cov_beta_values, index=list(self.fixed_names), columns=list(self.fixed_names))
-
-    @property
-    def se_beta(self) -> pd.Series:
-        """Standard errors of the fixed effects (square roots of the diagonal of ``cov_beta``)."""
-        return pd.Series(np.sqrt(np.diag(self.cov_beta_values)), index=list(self.fixed_names))
-
-    @property
-    def varcorr(self) -> pd.DataFrame:
-        """Variances and correlations, like lme4's ``as.data.frame(VarCorr(fit))``."""
-        return pd.DataFrame(list(self.varcorr_rows), columns=["grp", "var1", "var2", "vcov", "sdcor"])
-
-    @property
-    def ranef(self) -> dict[str, pd.DataFrame]:
-        """Conditional modes, one table per grouping factor (lme4's ``ranef``)."""
-        return {group: pd.DataFrame(values, index=pd.Index(list(levels), name=group), columns=list(columns))
-                for group, levels, columns, values in self.ranef_blocks}
 
     def __repr__(self) -> str:
         method = "REML" if self.reml else "ML"

@@ -110,5 +110,5 @@ def test_formula_reference_records():
 def test_prediction_reference_and_its_bad_names():
     record = data.load_lme4_predict_reference("penicillin")
     assert len(record["fitted"]) == 144 and record["newdata"]["plate"][1] == "z"
-    with pytest.raises(ValueError, match="no prediction reference for 'rail'"):
+    with pytest.raises(ValueError, match="has no case 'rail'"):
         data.load_lme4_predict_reference("rail")
