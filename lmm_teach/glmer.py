@@ -38,8 +38,8 @@ from lmm_teach.formula import Call, FormulaError, deparse, parse_expression
 from lmm_teach.optimizer import is_singular, minimize_bobyqa
 from lmm_teach.blocked import blocked_factor, gram_blocks
 from lmm_teach.lmer import EffectsTables, ranef_tables, varcorr_table
-from lmm_teach.pirls import (PirlsSolution, Z_times, gram_pattern, pirls, weighted_design,
-                             working_problem)
+from lmm_teach.pirls import (PIRLS_TOLERANCE, PirlsSolution, Z_times, gram_pattern, pirls,
+                             weighted_design, working_problem)
 from lmm_teach.pls import theta_lower, theta_start
 from lmm_teach.quadrature import agq_deviance, laplace_deviance, single_scalar_term
 
@@ -174,7 +174,8 @@ def glm_start(design: Design, fam: Family, iterations: int = 25) -> np.ndarray:
     return beta
 
 
-def warm_pirls(design: Design, fam: Family, update_beta: bool
+def warm_pirls(design: Design, fam: Family, update_beta: bool,
+               tolerance: float = PIRLS_TOLERANCE
                ) -> Callable[[np.ndarray, np.ndarray], PirlsSolution]:
     r"""PIRLS at :math:`(\theta, \beta)` that starts from the conditional modes of its last
     call (and, with ``update_beta``, from its last :math:`\beta`), as lme4 does between
@@ -184,7 +185,8 @@ def warm_pirls(design: Design, fam: Family, update_beta: bool
 
     def solve(theta: np.ndarray, beta: np.ndarray) -> PirlsSolution:
         start_beta = beta if last["beta"] is None or not update_beta else last["beta"]
-        solution = pirls(theta, start_beta, design, fam, last["u"], update_beta, pattern)
+        solution = pirls(theta, start_beta, design, fam, last["u"], update_beta, pattern,
+                         tolerance)
         if solution.converged and np.all(np.isfinite(solution.u)):
             last["u"], last["beta"] = solution.u, solution.beta
         return solution
@@ -203,11 +205,13 @@ def first_stage(design: Design, fam: Family) -> tuple[np.ndarray, np.ndarray]:
     return result.x, solve(result.x, beta_0).beta
 
 
-def glmm_deviance(design: Design, fam: Family, nagq: int) -> Callable[[np.ndarray], float]:
+def glmm_deviance(design: Design, fam: Family, nagq: int,
+                  tolerance: float = PIRLS_TOLERANCE) -> Callable[[np.ndarray], float]:
     r"""The second stage's objective, a function of :math:`x = (\theta, \beta)`: the Laplace
     deviance (``nagq = 1``) or the adaptive Gauss-Hermite one, with PIRLS over :math:`u`
     alone. Chapter 21."""
-    solve, size = warm_pirls(design, fam, update_beta=False), theta_start(design.terms).size
+    solve = warm_pirls(design, fam, update_beta=False, tolerance=tolerance)
+    size = theta_start(design.terms).size
 
     def deviance(x: np.ndarray) -> float:
         theta, beta = x[:size], x[size:]
@@ -219,8 +223,8 @@ def glmm_deviance(design: Design, fam: Family, nagq: int) -> Callable[[np.ndarra
     return deviance
 
 
-STAGE2_XTOL = 1e-6     # BOBYQA stops when its steps in (theta, beta) are below this,
-STAGE2_FTOL = 1e-8     # ... or when the deviance changes by less than this
+STAGE2_XTOL = 1e-4     # BOBYQA stops when its steps in (theta, beta) are below this,
+STAGE2_FTOL = 1e-6     # ... or when the deviance changes by less than this; Newton polishes
 
 
 def second_stage(design: Design, fam: Family, nagq: int, theta: np.ndarray, beta: np.ndarray
@@ -306,13 +310,11 @@ def cov_beta_hessian(H: np.ndarray, size: int) -> np.ndarray | None:
     return 2 * inverse[size:, size:]
 
 
-def newton_polish(deviance: Callable[[np.ndarray], float], x: np.ndarray, value: float,
-                  H: np.ndarray, lower: np.ndarray) -> tuple[np.ndarray, float]:
-    r"""One Newton step :math:`x - H^{-1} g` from BOBYQA's point, with :math:`g` the gradient
-    by central differences and :math:`H` the Hessian the standard errors need anyway; kept
-    when it stays within the bounds and lowers the deviance. BOBYQA stops where its steps
-    are small, which on a flat ridge (an intercept against the random effects' mean) can
-    leave :math:`\hat\beta` off by a few thousandths; this step removes that. Chapter 22."""
+def newton_step(deviance: Callable[[np.ndarray], float], x: np.ndarray, value: float,
+                H: np.ndarray, lower: np.ndarray) -> tuple[np.ndarray, float]:
+    r"""One Newton step :math:`x - H^{-1} g`, with :math:`g` the gradient by central
+    differences; ``(x, value)`` unchanged when the step leaves the bounds or does not lower
+    the deviance. Chapter 21."""
     h = np.full(x.size, HESSIAN_STEP)
     g = np.array([(deviance(x + e) - deviance(x - e)) / (2 * e[i])
                   for i, e in enumerate(np.diag(h))])
@@ -324,6 +326,29 @@ def newton_polish(deviance: Callable[[np.ndarray], float], x: np.ndarray, value:
         return x, value
     new_value = deviance(new)
     return (new, new_value) if new_value < value else (x, value)
+
+
+POLISHED = 1e-7        # a Newton step shorter than this ends the polish
+POLISH_ROUNDS = 3
+
+
+def polished_optimum(deviance: Callable[[np.ndarray], float], x: np.ndarray, value: float,
+                     lower: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    r"""Newton steps from BOBYQA's point, each with the Hessian :math:`H` that the standard
+    errors need anyway, until a step is shorter than ``POLISHED``: BOBYQA stops where its own
+    steps are small, which on a flat ridge (an intercept against the random effects' mean)
+    leaves the point off by about its tolerance, and the Hessian there would carry that error
+    into the standard errors. Returns the point, the deviance and :math:`H` within
+    ``POLISHED`` of the point. Chapter 21."""
+    H = deviance_hessian(deviance, x)
+    for _ in range(POLISH_ROUNDS):
+        new, new_value = newton_step(deviance, x, value, H, lower)
+        moved = np.max(np.abs(new - x))
+        x, value = new, new_value
+        if moved < POLISHED:
+            break
+        H = deviance_hessian(deviance, x)
+    return x, value, H
 
 
 def cov_beta_conditional(design: Design, fam: Family, theta: np.ndarray,
@@ -395,10 +420,8 @@ def fit_glmm(formula: str, data: pd.DataFrame, family: str = "binomial", nagq: i
     nagq = check_nagq(nagq, design)
     theta, beta = first_stage(design, fam)
     x, deviance, converged = second_stage(design, fam, nagq, theta, beta)
-    objective = glmm_deviance(design, fam, nagq)
-    H = deviance_hessian(objective, x)
     lower = np.concatenate([theta_lower(design.terms), np.full(beta.size, -np.inf)])
-    x, deviance = newton_polish(objective, x, deviance, H, lower)
+    x, deviance, H = polished_optimum(glmm_deviance(design, fam, nagq), x, deviance, lower)
     return make_glmm_fit(formula, design, fam, nagq, x, deviance, converged, H)
 
 
@@ -421,10 +444,15 @@ def glmm_predict(fit: GlmmFit, newdata: pd.DataFrame | None = None, random: bool
 
 def _summary_text(fit: GlmmFit) -> str:
     """The summary of a GLMM fit, in lme4's layout: criteria, random effects, fixed effects
-    with z and two-sided normal p-values (Wald)."""
+    with z and two-sided normal p-values (Wald). Four significant digits, three for the
+    p-values, which magnify the last digits of a standard error (a finite-difference Hessian)
+    by about :math:`z^2`."""
     z = fit.beta / fit.se_beta
-    fixed = pd.DataFrame({"Estimate": fit.beta, "Std. Error": fit.se_beta, "z value": z,
-                          "Pr(>|z|)": 2 * stats.norm.sf(np.abs(z))})
+    digits = lambda values, n: [f"{v:.{n}g}" for v in values]
+    fixed = pd.DataFrame({"Estimate": digits(fit.beta, 4), "Std. Error": digits(fit.se_beta, 4),
+                          "z value": digits(z, 4),
+                          "Pr(>|z|)": digits(2 * stats.norm.sf(np.abs(z)), 3)},
+                         index=fit.beta.index)
     method = ("Laplace approximation" if fit.nagq == 1
               else f"adaptive Gauss-Hermite quadrature, nagq = {fit.nagq}")
     groups = ", ".join(f"{g}, {count}" for g, count in fit.ngroups.items())
@@ -438,4 +466,4 @@ def _summary_text(fit: GlmmFit) -> str:
         f"AIC {fit.aic:.4f}   BIC {fit.bic:.4f}   logLik {fit.loglik:.4f}", "",
         "Random effects:", f" {'Groups':<10} {'Name':<14} {'Std.Dev.':>9}", *rows,
         f"Number of obs: {fit.nobs}, groups: {groups}", "", "Fixed effects:",
-        fixed.to_string(float_format=lambda v: f"{v:.4g}"), *notes])
+        fixed.to_string(), *notes])

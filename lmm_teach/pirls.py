@@ -38,10 +38,10 @@ from scipy import linalg
 
 from scipy import sparse
 
-from lmm_teach.blocked import (BlockedFactor, GramBlocks, TermShape, blocked_factor,
-                               conditional_modes, downdate_method, downdate_pairs,
-                               gram_blocks,
-                               level_cross_sums, levels_last, log_det_L2_blocked)
+from lmm_teach.blocked import (SMALL_Q, BlockedFactor, GramBlocks, TermShape, blocked_factor,
+                               cholesky_small, conditional_modes, downdate_method,
+                               downdate_pairs, gram_blocks, level_cross_sums, levels_last,
+                               log_det_L2_blocked)
 from lmm_teach.design import Design, TermDesign
 from lmm_teach.families import Family, working_residuals, working_weights
 from lmm_teach.pls import Lambda, term_factor, theta_slices
@@ -235,31 +235,72 @@ def _Zu(theta: np.ndarray, u: np.ndarray, design: Design) -> np.ndarray:
 
 def pirls(theta: ArrayLike, beta: ArrayLike, design: Design, fam: Family,
           u: ArrayLike | None = None, update_beta: bool = False,
-          pattern: GramPattern | None = None) -> PirlsSolution:
+          pattern: GramPattern | None = None,
+          tolerance: float = PIRLS_TOLERANCE) -> PirlsSolution:
     r""":math:`\hat u` at :math:`(\theta, \beta)` by PIRLS on the blocked factor (fast engine),
     from ``u`` (zeros by default). With ``update_beta=True``, :math:`\beta` moves too: each step
     is then chapter 10's full penalized least-squares problem, in :math:`(u, \beta)` (lme4's
-    ``nAGQ = 0`` stage). ``pattern`` (:func:`gram_pattern`), made once per fit, saves
-    finding the Gram blocks' pattern again. Chapter 20; the same :math:`\hat u` as
-    :func:`pirls_readable`.
+    ``nAGQ = 0`` stage). A model with at most ``SMALL_Q`` random effects and :math:`\beta`
+    held takes dense steps instead (:func:`dense_step`). ``pattern`` (:func:`gram_pattern`),
+    made once per fit, saves finding the Gram blocks' pattern again; ``tolerance`` is
+    :func:`iterate`'s. Chapter 20; the same :math:`\hat u` as :func:`pirls_readable`.
     """
     theta, beta = np.asarray(theta, float), np.asarray(beta, float)
     pattern = gram_pattern(design) if pattern is None else pattern
     q, offset = pattern.q, design.X @ beta
-    split = lambda x: (x[:q], x[q:] if update_beta else beta)
-    eta = lambda x: (design.X @ x[q:] if update_beta else offset) + _Zu(theta, x[:q], design)
+    small = pattern.Z_dense is not None and not update_beta
+    ZLambda = pattern.Z_dense @ dense_Lambda(theta, design.terms) if small else None
+    Zu = (lambda u: _Zu(theta, u, design)) if ZLambda is None else (lambda u: ZLambda @ u)
+    eta = lambda x: (design.X @ x[q:] if update_beta else offset) + Zu(x[:q])
     eta_mu = remember_last(lambda x: (eta(x), fam.linkinv(eta(x))))
     P = lambda x: penalized_deviance(fam, design.y, design.weights, eta_mu(x)[1], x[:q], False)
     start = np.zeros(q) if u is None else np.asarray(u, float)
-    start = np.concatenate([start, beta]) if update_beta else start
+    step = (dense_step(ZLambda, design, fam, eta_mu, offset) if ZLambda is not None else
+            blocked_step(theta, design, fam, eta_mu, None if update_beta else offset, pattern))
     x, factor, iterations, converged = iterate(
-        blocked_step(theta, design, fam, eta_mu, None if update_beta else offset, pattern),
-        P, start)
-    u, beta = split(x)
+        step, P, np.concatenate([start, beta]) if update_beta else start, tolerance)
+    u, beta = x[:q], (x[q:] if update_beta else beta)
+    return PirlsSolution(u, b_from_u(theta, u, design.terms), beta, *eta_mu(x),
+                         *log_det_and_diagonal(factor), iterations, converged)
+
+
+def dense_Lambda(theta: np.ndarray, terms: tuple[TermDesign, ...]) -> np.ndarray:
+    r""":math:`\Lambda_\theta` as a dense :math:`q \times q` array, block diagonal with
+    :math:`I_{J_i} \otimes T_i` for term :math:`i`, for a model with few random effects
+    (chapter 10's :func:`lmm_teach.pls.Lambda`, without a sparse matrix). Chapter 20."""
+    blocks = [np.kron(np.eye(len(term.levels)), term_factor(theta[piece], term.k))
+              for term, piece in zip(terms, theta_slices(terms))]
+    return linalg.block_diag(*blocks)
+
+
+def dense_step(ZLambda: np.ndarray, design: Design, fam: Family, eta_mu: Callable,
+               offset: np.ndarray) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    r"""One PIRLS step with :math:`X\beta` held at ``offset`` by one dense Cholesky
+    factorization of :math:`\Lambda_\theta^\top Z^\top W Z \Lambda_\theta + I`
+    (``eq-ch20-pirls``), LAPACK's ``dpotrf`` and ``dpotrs`` called directly: for at most
+    ``SMALL_Q`` random effects the blocks of :func:`blocked_step` cost more in overhead than
+    this does in arithmetic (chapter 19's small-model route). Returns the next :math:`u` and
+    :math:`L` at :math:`u`. Chapter 20."""
+    identity = np.eye(ZLambda.shape[1])
+
+    def step(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        w, y_tilde = working_problem(fam, design.y, design.weights, *eta_mu(u))
+        L = cholesky_small(ZLambda.T @ (w[:, None] * ZLambda) + identity)
+        right = ZLambda.T @ (w * (y_tilde - offset))
+        return linalg.lapack.dpotrs(L, right, lower=1)[0], L
+
+    return step
+
+
+def log_det_and_diagonal(factor: BlockedFactor | np.ndarray) -> tuple[float, np.ndarray]:
+    r""":math:`\log|L_\theta|^2` and the diagonal of :math:`L_\theta`, from the blocked factor
+    or a dense one. Chapter 20."""
+    if isinstance(factor, np.ndarray):
+        diagonal = np.diag(factor)
+        return float(2 * np.sum(np.log(diagonal))), diagonal
     diagonal = np.concatenate([np.diagonal(factor.L_11, axis1=1, axis2=2).ravel(),
                                np.diag(factor.L_22)])
-    return PirlsSolution(u, b_from_u(theta, u, design.terms), beta, *eta_mu(x),
-                         log_det_L2_blocked(factor), diagonal, iterations, converged)
+    return log_det_L2_blocked(factor), diagonal
 
 
 # -- the fast path: the Gram blocks of each step from a pattern made once ------------------------
@@ -321,6 +362,7 @@ class GramPattern:
     Z2mtZ2m_positions: np.ndarray
     Z2mtXy: Scatter | None
     downdate: str = "none"     # "dense", "pairs" or "sparse": downdate_method's choice, made once
+    Z_dense: np.ndarray | None = None   # Z itself, for at most SMALL_Q random effects
 
     @property
     def q(self) -> int:
@@ -347,9 +389,10 @@ def gram_pattern(design: Design) -> GramPattern:
     :func:`lmm_teach.blocked.gram_blocks` of the weighted model."""
     first, shapes = design.terms[0], tuple(TermShape(len(t.levels), t.k) for t in design.terms)
     columns_2, values_2 = later_entries(design.terms)
+    Z_dense = design.Z.toarray() if sum(t.J * t.k for t in shapes) <= SMALL_Q else None
     if columns_2.shape[1] == 0:
         return GramPattern(shapes, first.codes, first.X_i, None, np.zeros(0, int),
-                           np.zeros(1, int), None, np.zeros(0, int), None)
+                           np.zeros(1, int), None, np.zeros(0, int), None, "none", Z_dense)
     q_1, q_2m = len(first.levels) * first.k, sum(t.J * t.k for t in shapes[1:])
     columns_1 = first.codes[:, None] * first.k + np.arange(first.k)
     K_1, K_2 = range(first.k), range(columns_2.shape[1])
@@ -364,7 +407,7 @@ def gram_pattern(design: Design) -> GramPattern:
     pairs, dense = downdate_method(unweighted, first.k)
     method = "dense" if dense is not None else "pairs" if pairs is not None else "sparse"
     return GramPattern(shapes, first.codes, first.X_i, Z2mtZ1, keys_21 % q_1, indptr,
-                       Z2mtZ2m, keys_22, Z2mtXy, method)
+                       Z2mtZ2m, keys_22, Z2mtXy, method, Z_dense)
 
 
 def reweighted_gram(pattern: GramPattern, w: np.ndarray, y_tilde: np.ndarray, X: np.ndarray

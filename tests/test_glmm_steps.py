@@ -203,3 +203,20 @@ def test_lme4s_agq_loglik_drops_the_saturated_loglik():
     saturated = saturated_log_likelihood(BINOMIAL, design.y, design.weights)
     np.testing.assert_allclose(exact - saturated, REFERENCE["fits"]["nAGQ25"]["loglik"],
                                atol=1e-5)
+
+
+def test_dense_and_blocked_steps_agree_on_a_small_model():
+    """At most SMALL_Q random effects: pirls takes dense steps; without the dense Z in the
+    pattern it takes the blocked ones. Same modes, same log|L|^2."""
+    import dataclasses
+
+    design = _cbpp_design()
+    theta, beta = _lme4_point("nAGQ1")
+    pattern = gram_pattern(design)
+    assert pattern.Z_dense is not None
+    dense = pirls(theta, beta, design, BINOMIAL, pattern=pattern)
+    blocked = pirls(theta, beta, design, BINOMIAL,
+                    pattern=dataclasses.replace(pattern, Z_dense=None))
+    np.testing.assert_allclose(dense.u, blocked.u, atol=1e-10)
+    np.testing.assert_allclose(dense.log_det_L2, blocked.log_det_L2, rtol=1e-12)
+    np.testing.assert_allclose(dense.L_diagonal, blocked.L_diagonal, rtol=1e-12)
