@@ -408,12 +408,14 @@ def fit_glmm(formula: str, data: pd.DataFrame, family: str = "binomial", nagq: i
 
     ``fit_glmm("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp)`` does what
     lme4's ``glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), cbpp, binomial)``
-    does. ``family`` is ``"binomial"`` (logit link; the response 0/1, a proportion with
-    ``weights`` the numbers of trials, or ``cbind(successes, failures)``) or ``"poisson"``
-    (log link; counts). ``nagq`` is the number of adaptive Gauss-Hermite nodes per group
-    (1: the Laplace approximation; more only for a single scalar random term). Chapters 20-22.
-    Validated against lme4 1.1-31's ``glmer`` on cbpp (``nAGQ`` 1 and 25), VerbAgg,
-    grouseticks and simulated crossed designs (``tests/reference/lme4_glmer.json``).
+    does. ``family`` is ``"binomial"`` (logit link; the response 0/1, a two-level factor whose
+    second level is a success, a proportion with ``weights`` the numbers of trials, or
+    ``cbind(successes, failures)``) or ``"poisson"`` (log link; counts). ``nagq`` is the
+    number of adaptive Gauss-Hermite nodes per group (1: the Laplace approximation; more only
+    for a single scalar random term). A term may have one level per observation (an
+    observation-level effect, chapter 22). Chapters 20-22.
+    Validated against lme4 1.1-31's ``glmer`` on cbpp (``nAGQ`` 1, 3, 9 and 25), VerbAgg,
+    grouseticks and simulated crossed designs (``lmm_teach/data/lme4_glmer.json``).
     """
     fam = family_named(family)
     design = glmm_design(formula, data, fam, weights)
