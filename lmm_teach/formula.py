@@ -283,7 +283,8 @@ FUNCTIONS = {
 _REFUSED = {
     "center": "center() is not a function of R or lme4; write scale(x, scale = FALSE) to centre",
     "offset": "offset() terms are not supported",
-    "cbind": "a matrix response cbind(...) is for glmer, not lmer",
+    "cbind": "cbind(successes, failures) is a binomial response: fit it with "
+             "lmm_teach.fit_glmm (lme4's glmer), not fit (lmer)",
     "ordered": "ordered() factors use polynomial contrasts (contr.poly), which are not supported",
     "C": "C() (a factor with chosen contrasts) is not supported",
     "interaction": "interaction() is not supported; write a:b",

@@ -29,13 +29,14 @@ from numpy.typing import ArrayLike
 from scipy import linalg, stats
 
 from lmm_teach import random_effects
-from lmm_teach._checks import read_only_copies
+from lmm_teach._checks import read_only_copies, warn_user
 from lmm_teach.design import Design, model_matrices, term_labels
 from lmm_teach.expressions import data_names, variable_columns
 from lmm_teach.families import Family, family as family_named, working_residuals, working_weights
 from lmm_teach.fixed_inference import central_hessian
 from lmm_teach.formula import Call, FormulaError, deparse, parse_expression
-from lmm_teach.optimizer import is_singular, minimize_bobyqa
+from lmm_teach.optimizer import (ConvergenceWarning, SingularFitWarning, is_singular,
+                                 minimize_bobyqa)
 from lmm_teach.blocked import blocked_factor, gram_blocks
 from lmm_teach.lmer import EffectsTables, ranef_tables, varcorr_table
 from lmm_teach.pirls import (PIRLS_TOLERANCE, PirlsSolution, Z_times, gram_pattern, pirls,
@@ -104,7 +105,8 @@ def check_response(fam: Family, y: np.ndarray, N: np.ndarray, response: str) -> 
             raise ValueError(f"a binomial response must be a proportion in [0, 1] (0/1, or "
                              f"successes / trials with weights=trials), but {response!r} "
                              f"has values from {y.min():g} to {y.max():g}")
-        _check_counts(N * y, f"successes (response {response!r} times the trials)")
+        _check_counts(N * y, f"successes (response {response!r} times the trials; a "
+                             "proportion needs weights= the numbers of trials)")
     else:
         _check_counts(y, f"Poisson response {response!r}")
 
@@ -440,7 +442,19 @@ def fit_glmm(formula: str, data: pd.DataFrame, family: str = "binomial", nagq: i
     x, deviance, converged = second_stage(design, fam, nagq, theta, beta)
     lower = np.concatenate([theta_lower(design.terms), np.full(beta.size, -np.inf)])
     x, deviance, H = polished_optimum(glmm_deviance(design, fam, nagq), x, deviance, lower)
-    return make_glmm_fit(formula, design, fam, nagq, x, deviance, converged, H)
+    return warned(make_glmm_fit(formula, design, fam, nagq, x, deviance, converged, H))
+
+
+def warned(fit: GlmmFit) -> GlmmFit:
+    """``fit``, after warning when the optimizer or PIRLS did not converge, or when a
+    variance is (near) 0 or a correlation (near) +-1, as lme4 does. Chapters 13 and 21."""
+    if not fit.converged:
+        warn_user("the optimizer or PIRLS did not converge; the estimates may not be the "
+                  "maximum of the likelihood", ConvergenceWarning)
+    if fit.singular:
+        warn_user("boundary (singular) fit: a variance is (near) 0 or a correlation is (near) "
+                  "+-1; see chapter 13", SingularFitWarning)
+    return fit
 
 
 def glmm_predict(fit: GlmmFit, newdata: pd.DataFrame | None = None, random: bool = True,

@@ -120,7 +120,7 @@ REFUSED = [
     ("y ~ center(x) + (1 | g)", r"center\(\) is not a function of R or lme4; write scale\(x, scale = FALSE\)"),
     ("y ~ ordered(x) + (1 | g)", "polynomial contrasts"),
     ("y ~ C(f, sum) + (1 | g)", r"C\(\) \(a factor with chosen contrasts\)"),
-    ("cbind(a, b) ~ x + (1 | g)", r"matrix response cbind"),
+    ("cbind(a, b) ~ x + (1 | g)", r"cbind\(successes, failures\) is a binomial response.*fit_glmm"),
     ("y1:y2 ~ x + (1 | g)", "':' in 'y1:y2' .* has no arithmetic meaning"),
     ("y ~ 2 + x + (1 | g)", "the number 2 .* is not a term"),
     ("y ~ poly(x, 2, foo = 1) + (1 | g)", r"poly\(\) takes one data argument and the options"),

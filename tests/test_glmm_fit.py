@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import lmm_teach
 from lmm_teach import data, fit_glmm
 from lmm_teach.families import family
 from lmm_teach.glmer import FormulaError, GlmmFit, glmm_deviance
@@ -243,3 +244,20 @@ def test_predict_refuses_an_unknown_type():
 
 def test_formula_error_is_a_value_error():
     assert issubclass(FormulaError, ValueError)
+
+
+def test_a_singular_fit_warns_as_lme4_does():
+    """Herds with no variance between them: theta at 0, a SingularFitWarning, fit.singular."""
+    from lmm_teach.optimizer import SingularFitWarning
+
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame({"y": rng.binomial(1, 0.4, 400).astype(float),
+                          "g": np.repeat([f"g{j}" for j in range(40)], 10)})
+    with pytest.warns(SingularFitWarning, match="boundary"):
+        fit = fit_glmm("y ~ 1 + (1 | g)", frame)
+    assert fit.singular and fit.theta[0] < 1e-3 and "singular" in fit.summary()
+
+
+def test_lmm_fit_names_fit_glmm_for_a_binomial_response():
+    with pytest.raises(ValueError, match="fit_glmm"):
+        lmm_teach.fit(CBPP, data.load_cbpp())
