@@ -7,7 +7,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: book test notebooks repository-url clean
+.PHONY: book test notebooks repository-url student clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml ipython_kernel_config.py
 	$(PYTHON) -m venv $(VENV)
@@ -27,9 +27,14 @@ test: $(VENV)/.installed
 notebooks: $(VENV)/.installed
 	cd book && for nb in *.ipynb; do ../$(BIN)/jupyter execute --inplace "$$nb" || exit 1; done
 
+# For instructors: the student edition, every chapter without its exercises' solutions, in
+# _student/book (not committed; tests/test_student_edition.py checks it runs and hides them).
+student: $(VENV)/.installed
+	$(BIN)/python .ci/student_edition.py _student
+
 # For authors: after changing repository.url in _config.yml, write it into every install cell.
 repository-url: $(VENV)/.installed
 	$(BIN)/python .ci/repository_url.py
 
 clean:
-	rm -rf _build
+	rm -rf _build _student
