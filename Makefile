@@ -7,7 +7,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: book test notebooks repository-url student clean
+.PHONY: book test notebooks repository-url student lab clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml ipython_kernel_config.py
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ test: $(VENV)/.installed
 # For authors: re-execute every chapter in place, so that its stored outputs are current.
 notebooks: $(VENV)/.installed
 	cd book && for nb in *.ipynb; do ../$(BIN)/jupyter execute --inplace "$$nb" || exit 1; done
+
+# For readers: open the chapters in JupyterLab, from the project's environment. JupyterLab is
+# installed into it on first use (it is not needed to build or test).
+lab: $(VENV)/.installed
+	$(BIN)/python -c "import jupyterlab" 2>/dev/null || $(BIN)/python -m pip install --quiet jupyterlab
+	$(BIN)/jupyter lab book/
 
 # For instructors: the student edition, every chapter without its exercises' solutions, in
 # _student/book (not committed; tests/test_student_edition.py checks it runs and hides them).

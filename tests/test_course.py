@@ -1,0 +1,51 @@
+"""The course page (book/course.md): 10 to 12 sessions that cover every chapter, with
+exercises that exist, each used once, and a learning objective for every chapter."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = (ROOT / "book" / "course.md").read_text()
+CHAPTERS = sorted(p.stem for p in (ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _labels() -> set[str]:
+    labels = set()
+    for chapter in CHAPTERS:
+        cells = json.loads((ROOT / "book" / f"{chapter}.ipynb").read_text())["cells"]
+        labels |= set(re.findall(r":label: (ex-[\w-]+)", "".join(
+            "".join(c["source"]) for c in cells)))
+    return labels
+
+
+def _sessions() -> list[str]:
+    return re.findall(r"^\| (\d+) \|.*$", PAGE, flags=re.MULTILINE)
+
+
+def test_ten_to_twelve_sessions():
+    assert 10 <= len(_sessions()) <= 12
+    assert [int(s) for s in _sessions()] == list(range(1, len(_sessions()) + 1))
+
+
+def test_every_chapter_is_read_and_has_an_objective():
+    table = "\n".join(re.findall(r"^\| \d+ \|.*$", PAGE, flags=re.MULTILINE))
+    objectives = PAGE.split("## What each chapter should leave behind")[1]
+    for chapter in CHAPTERS:
+        assert f"{{doc}}`{chapter}`" in objectives, chapter
+        if chapter != "19_fast_engine":               # optional reading, said so below
+            assert f"{{doc}}`{chapter}`" in table, chapter
+    assert "{doc}`19_fast_engine` is optional reading" in PAGE
+
+
+def test_exercises_exist_and_each_is_used_once():
+    used = re.findall(r"\{ref\}`(ex-[\w-]+)`", PAGE)
+    assert set(used) <= _labels(), set(used) - _labels()
+    assert len(used) == len(set(used))
+    assert len(used) >= 2 * len(_sessions())
+
+
+def test_the_page_is_in_the_table_of_contents():
+    assert "file: book/course" in (ROOT / "_toc.yml").read_text()
