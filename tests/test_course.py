@@ -41,7 +41,11 @@ def test_every_chapter_is_read_and_has_an_objective():
 
 
 def test_exercises_exist_and_each_is_used_once():
-    used = re.findall(r"\{ref\}`(ex-[\w-]+)`", PAGE)
+    refs = re.findall(r"\{ref\}`(\d+)\.(\d+) <ex-ch(\d+)-(\d+)>`", PAGE)
+    assert all((shown_chapter, shown_k) == (chapter, k)             # "2.1" is ex-ch2-1
+               for shown_chapter, shown_k, chapter, k in refs)
+    assert len(refs) == PAGE.count("{ref}`")                         # every ref so written
+    used = [f"ex-ch{chapter}-{k}" for _, _, chapter, k in refs]
     assert set(used) <= _labels(), set(used) - _labels()
     assert len(used) == len(set(used))
     assert len(used) >= 2 * len(_sessions())
