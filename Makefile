@@ -7,7 +7,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: book test notebooks repository-url student lab clean
+.PHONY: book test notebooks repository-url function-index student lab clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml ipython_kernel_config.py
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ test: $(VENV)/.installed
 # For authors: re-execute every chapter in place, so that its stored outputs are current.
 notebooks: $(VENV)/.installed
 	cd book && for nb in *.ipynb; do ../$(BIN)/jupyter execute --inplace "$$nb" || exit 1; done
+
+# For authors: after changing a docstring, rewrite the book's index of functions (the tests
+# check that book/functions.md is current).
+function-index: $(VENV)/.installed
+	$(BIN)/python .ci/function_index.py
 
 # For readers: open the chapters in JupyterLab, from the project's environment. JupyterLab is
 # installed into it on first use (it is not needed to build or test).

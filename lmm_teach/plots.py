@@ -2,7 +2,8 @@ r"""Pictures of a fitted model (matplotlib). Each function takes the result of
 ``lmm_teach.fit``, draws on ``ax`` (a new figure when None) and returns the Axes, so a reader
 can add to it. They show what the chapters after the fit discuss: the random effects with
 their uncertainty (caterpillar), shrinkage, profiles, the deviance surface, residuals and
-quantile plots, and each group's fitted line.
+quantile plots, and each group's fitted line. Chapter 18 uses them all (and chapters 16 and
+17 the profiles and the deviance surface).
 """
 
 from __future__ import annotations

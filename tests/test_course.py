@@ -53,3 +53,24 @@ def test_exercises_exist_and_each_is_used_once():
 
 def test_the_page_is_in_the_table_of_contents():
     assert "file: book/course" in (ROOT / "_toc.yml").read_text()
+
+
+def test_the_function_index_is_current():
+    """book/functions.md is what .ci/function_index.py writes from the package now."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(ROOT / ".ci" / "function_index.py"), "--check"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_glossary_term_names_its_chapter():
+    text = (ROOT / "book" / "glossary.md").read_text()
+    entries = re.split(r"\n\n(?=\S)", text.split("```{glossary}")[1].split("\n```")[0].strip())
+    assert len(entries) >= 20
+    for entry in entries:
+        docs = re.findall(r"\{doc\}`(\d\d_\w+)`", entry)
+        assert docs and set(docs) <= set(CHAPTERS), entry.splitlines()[0]
+    toc = (ROOT / "_toc.yml").read_text()
+    assert "file: book/glossary" in toc and "file: book/functions" in toc
