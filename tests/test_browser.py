@@ -1,0 +1,105 @@
+"""The built book in a real browser: headless Chromium opens every page of ``_build/html`` from
+disk, with no network, runs its scripts, and the rendered page is checked. Math is rendered
+from the book's own MathJax (no raw TeX delimiters left, MathJax's output present where there
+is math); every internal link, anchor and image resolves; every image has alt text; and every
+solution dropdown has the toggle button that opens it.
+
+Skipped, with the reason, where Chromium is not installed (Debian: ``apt-get install
+chromium``; ``.ci/run`` installs it) or the book is not built (``make book``); ``.ci/run`` runs
+it after building the book.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HTML = ROOT / "_build" / "html"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+PAGES = sorted(HTML.glob("book/*.html"))     # _build/html/index.html only redirects to these
+
+pytestmark = [
+    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get "
+                       "install chromium); the browser check is skipped"),
+    pytest.mark.skipif(not PAGES, reason="the book is not built (make book); the browser "
+                       "check is skipped"),
+]
+
+
+def rendered(page: Path) -> str:
+    """The page's DOM after its scripts ran, from headless Chromium with no network."""
+    done = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=8000",
+         "--proxy-server=127.0.0.1:9", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "<body" in done.stdout, done.stderr[-500:]
+    return done.stdout
+
+
+def visible_text(dom: str) -> str:
+    """The page's text, without scripts, styles and MathJax's own markup."""
+    dom = re.sub(r"<(script|style|mjx-container)\b.*?</\1>", " ", dom, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", dom)
+
+
+def local_targets(dom: str, page: Path, attribute: str, tag: str) -> list[tuple[Path, str]]:
+    """(file, anchor) of every ``attribute`` of ``tag`` that points inside the built book."""
+    targets = []
+    for value in re.findall(rf"<{tag}\b[^>]*\b{attribute}=\"([^\"]*)\"", dom):
+        url = urlparse(value)
+        if url.scheme in ("http", "https", "mailto", "data", "javascript") or not value:
+            continue
+        path = (page.parent / unquote(url.path)).resolve() if url.path else page
+        targets.append((path, url.fragment))
+    return targets
+
+
+@pytest.fixture(scope="module")
+def doms() -> dict[Path, str]:
+    return {}
+
+
+def _dom(doms: dict, page: Path) -> str:
+    if page not in doms:
+        doms[page] = rendered(page)
+    return doms[page]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
+def test_math_is_rendered_offline(page, doms):
+    dom = _dom(doms, page)
+    text = visible_text(dom)
+    raw = [delimiter for delimiter in ("\\(", "\\[", "$$") if delimiter in text]
+    assert not raw, f"raw TeX delimiters {raw} left on {page.name}"
+    if 'class="math' in page.read_text():
+        assert "<mjx-container" in dom, f"no rendered math on {page.name}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
+def test_links_and_images_resolve(page, doms):
+    dom = _dom(doms, page)
+    for path, anchor in local_targets(dom, page, "href", "a"):
+        assert path.exists(), f"{page.name}: link to missing {path.relative_to(HTML)}"
+        if anchor and path.suffix == ".html":
+            target = _dom(doms, path) if path == page else path.read_text()
+            assert f'id="{anchor}"' in target, f"{page.name}: no #{anchor} in {path.name}"
+    for path, _ in local_targets(dom, page, "src", "img"):
+        assert path.exists(), f"{page.name}: missing image {path}"
+    images = re.findall(r"<img\b[^>]*>", dom)
+    assert all(re.search(r'\balt="[^"]+"', image) for image in images), page.name
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
+def test_solution_dropdowns_have_their_toggle(page, doms):
+    dom = _dom(doms, page)
+    solutions = len(re.findall(r'class="solution dropdown[^"]*"', dom))
+    toggles = len(re.findall(r'<button[^>]*class="[^"]*toggle-button', dom))
+    assert toggles >= solutions, f"{page.name}: {solutions} solutions, {toggles} toggles"
+    if page.stem[:2].isdigit():
+        assert solutions >= 3, f"{page.name} shows {solutions} solution dropdowns"
