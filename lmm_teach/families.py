@@ -93,14 +93,15 @@ FAMILIES = {"binomial": BINOMIAL, "poisson": POISSON}
 
 
 def family(name: str | Family) -> Family:
-    """The family called ``name`` (``"binomial"`` or ``"poisson"``), or a ValueError naming the
-    ones there are. Chapter 20."""
+    """The family called ``name`` (``"binomial"`` or ``"poisson"``, in any case, as a reader
+    may write R's ``Poisson``), or a ValueError naming the ones there are. Chapter 20."""
     if isinstance(name, Family):
         return name
-    if name not in FAMILIES:
+    key = name.lower() if isinstance(name, str) else name
+    if key not in FAMILIES:
         raise ValueError(f"unknown family {name!r}; the families are "
                          f"{', '.join(repr(f) for f in FAMILIES)}")
-    return FAMILIES[name]
+    return FAMILIES[key]
 
 
 def log_likelihood_given_b(fam: Family, y: np.ndarray, mu: np.ndarray, N: np.ndarray) -> float:

@@ -312,7 +312,7 @@ def cov_beta_hessian(H: np.ndarray, size: int) -> np.ndarray | None:
     return 2 * inverse[size:, size:]
 
 
-def newton_step(deviance: Callable[[np.ndarray], float], x: np.ndarray, value: float,
+def polish_step(deviance: Callable[[np.ndarray], float], x: np.ndarray, value: float,
                 H: np.ndarray, lower: np.ndarray) -> tuple[np.ndarray, float]:
     r"""One Newton step :math:`x - H^{-1} g`, with :math:`g` the gradient by central
     differences; ``(x, value)`` unchanged when the step leaves the bounds or does not lower
@@ -361,7 +361,7 @@ def polished_optimum(deviance: Callable[[np.ndarray], float], x: np.ndarray, val
     Chapter 21."""
     H_steps = forward_hessian(deviance, x, HESSIAN_STEP)
     for _ in range(POLISH_ROUNDS):
-        new, new_value = newton_step(deviance, x, value, H_steps, lower)
+        new, new_value = polish_step(deviance, x, value, H_steps, lower)
         moved = np.max(np.abs(new - x))
         x, value = new, new_value
         if moved < POLISHED:

@@ -74,6 +74,9 @@ def test_deviance_residuals_are_zero_at_the_data_and_positive_elsewhere():
 def test_unknown_family_is_named():
     with pytest.raises(ValueError, match="'gamma'.*'binomial', 'poisson'"):
         family("gamma")
+    with pytest.raises(ValueError, match="unknown family None"):
+        family(None)
+    assert family("Poisson") is POISSON and family("BINOMIAL") is BINOMIAL
 
 
 def test_readable_and_fast_pirls_agree_on_cbpp():
