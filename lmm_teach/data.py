@@ -23,6 +23,7 @@ _GROUPING_COLUMNS = {
     "loblolly": ["Seed"],
     "verbagg": ["id", "item"],
     "grouseticks": ["INDEX", "BROOD", "LOCATION", "YEAR"],
+    "star": ["id", "sch", "tch", "gr"],
 }
 
 
@@ -94,6 +95,32 @@ def load_grouseticks() -> pd.DataFrame:
     return _read_csv("grouseticks")
 
 
+def load_star() -> pd.DataFrame:
+    """Tennessee's class-size experiment, STAR (mlmRev ``star``; Word et al. 1990): 26,796
+    rows, one per pupil and grade, with missing values (NaN) as published. ``id`` is the pupil,
+    ``sch`` the school, ``tch`` the teacher (one class), ``gr`` the grade (``"K"``, ``"1"``,
+    ``"2"``, ``"3"``), ``cltype`` the class type the pupil was assigned to (``small``, ``reg``,
+    ``reg+A``: regular with a teacher's aide), ``math`` and ``read`` the Stanford Achievement
+    Test scaled scores; ``sx``, ``eth``, ``ses`` (``F``: free school lunch) describe the pupil,
+    ``exp``, ``hdeg``, ``clad``, ``trace`` the teacher, ``schtype`` the school's area.
+    Chapter 23."""
+    return _read_csv("star")
+
+
+def load_lme4_star_reference() -> dict:
+    """lme4 1.1-31's and lmerTest 3.1-3's fits of the kindergarten STAR sample, made by
+    ``lme4_star.R`` (``lme4_star.json``): ``sample`` (its size and missing values), ``fits``
+    (``school``, ``classes``, ``small_slope``, ``cltype_slopes``, ``school_by_type``,
+    ``covariates``, ``covariates_ml``), ``satterthwaite``, ``profile_intervals``, ``anova``
+    and ``predict``, each with its R call (``r_call``). Chapter 23."""
+    return _json_file("lme4_star.json")
+
+
+def _json_file(filename: str) -> dict:
+    """The JSON file ``lmm_teach/data/<filename>``, read whole."""
+    return json.loads(resources.files("lmm_teach").joinpath("data").joinpath(filename).read_text())
+
+
 def load_lme4_glmer_reference(name: str) -> dict:
     """One of lme4 1.1-31's ``glmer`` fits made by ``lme4_glmer.R`` (``lme4_glmer.json``):
     ``name`` is a case such as ``"cbpp_nAGQ1"``, ``"cbpp_nAGQ25"``, ``"verbagg"`` or
@@ -106,8 +133,7 @@ def load_glmer_quadrature_reference() -> dict:
     """The project's reference for cbpp's binomial GLMM (``lme4_glmer_reference.json``): lme4
     1.1-31's ``glmer`` fits with ``nAGQ = 1`` and ``25``, and the exact marginal
     log-likelihood at each fit's estimates by R's ``integrate``. Chapter 21."""
-    path = resources.files("lmm_teach").joinpath("data").joinpath("lme4_glmer_reference.json")
-    return json.loads(path.read_text())
+    return _json_file("lme4_glmer_reference.json")
 
 
 def _case(filename: str, name: str) -> dict:
