@@ -2,8 +2,10 @@
 
 Each chapter: its first code cell installs lmm_teach from the repository named in
 ``_config.yml`` (folded in the HTML); its code lines fit the page; it ends with a Summary and
-then at least three Exercises; and no stored output holds a third-party warning, whose wording
-differs between machines and versions.
+then at least three Exercises; no stored output holds a third-party warning, whose wording
+differs between machines and versions; and every figure a code cell draws carries a short
+description for screen readers in the cell's ``mystnb.image.alt`` metadata (otherwise the HTML
+gets the image's file name as its alt text).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
 MAX_LINE = 88
+MAX_ALT = 250
 
 
 def _cells(path: Path, kind: str) -> list[dict]:
@@ -69,3 +72,17 @@ def test_no_third_party_warning_in_stored_outputs(path):
               for output in cell.get("outputs", []) if output.get("name") == "stderr"]
     foreign = [text for text in map("".join, stderr) if "site-packages" in text]
     assert not foreign, foreign[:1]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_figure_has_alt_text(path):
+    figures = [cell for cell in _cells(path, "code")
+               if any(mime.startswith("image/") for output in cell.get("outputs", [])
+                      for mime in output.get("data", {}))]
+    for cell in figures:
+        alt = cell["metadata"].get("mystnb", {}).get("image", {}).get("alt", "")
+        where = f"cell {cell.get('id')}"
+        assert alt.strip(), f"{where}: no mystnb.image.alt for its figure"
+        assert not re.search(r"\.(png|svg)\b", alt, re.I) and "/" not in alt, (
+            f"{where}: alt text looks like a file name: {alt}")
+        assert len(alt) <= MAX_ALT, f"{where}: alt text of {len(alt)} > {MAX_ALT} characters"
