@@ -14,6 +14,7 @@ SHAPES = [
     (data.load_pastes, (60, 4), "sample", 30),
     (data.load_cbpp, (56, 4), "herd", 15),
     (data.load_loblolly, (84, 3), "Seed", 14),
+    (data.load_star, (26796, 18), "tch", 1387),
 ]
 
 
@@ -112,3 +113,11 @@ def test_prediction_reference_and_its_bad_names():
     assert len(record["fitted"]) == 144 and record["newdata"]["plate"][1] == "z"
     with pytest.raises(ValueError, match="has no case 'rail'"):
         data.load_lme4_predict_reference("rail")
+
+
+def test_star_keeps_its_missing_values():
+    """mlmRev's counts of NA by column (summary(star) in R): nothing filled in or dropped."""
+    missing = data.load_star().isna().sum()
+    assert missing[missing > 0].to_dict() == {
+        "hdeg": 167, "clad": 809, "exp": 193, "trace": 227, "read": 2534, "math": 2183,
+        "ses": 828, "sx": 20, "eth": 146, "birthy": 73}
