@@ -4,7 +4,8 @@ from the book's own MathJax (no raw TeX delimiters left, MathJax's output presen
 is math); every internal link, anchor and image resolves; every image has alt text of words,
 not a file name or path (which is what myst-nb gives a figure drawn by a code cell whose
 metadata sets no ``mystnb.image.alt``; tests/test_book.py checks the notebooks for it); and
-every solution dropdown has the toggle button that opens it.
+every solution dropdown has the toggle button that opens it, is hidden, and is shown once that
+button is clicked (a real click, through Chromium's DevTools protocol: ``devtools.py``).
 
 Skipped, with the reason, where Chromium is not installed (Debian: ``apt-get install
 chromium``; ``.ci/run`` installs it) or the book is not built (``make book``); ``.ci/run`` runs
@@ -20,6 +21,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
+
+from devtools import Chromium
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
@@ -105,11 +108,40 @@ def test_links_and_images_resolve(page, doms):
         assert alt and describes(alt.group(1)), f"{page.name}: no descriptive alt text: {image}"
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
-def test_solution_dropdowns_have_their_toggle(page, doms):
-    dom = _dom(doms, page)
-    solutions = len(re.findall(r'class="solution dropdown[^"]*"', dom))
-    toggles = len(re.findall(r'<button[^>]*class="[^"]*toggle-button', dom))
-    assert toggles >= solutions, f"{page.name}: {solutions} solutions, {toggles} toggles"
-    if page.stem[:2].isdigit():
-        assert solutions >= 3, f"{page.name} shows {solutions} solution dropdowns"
+# Clicks every solution's toggle button; answers [id, had a button, shown before, shown after].
+CLICK_EVERY_SOLUTION = r"""
+(async () => {
+  const shown = (solution) => [...solution.children].some((child) =>
+      !child.classList.contains("admonition-title") && child.getBoundingClientRect().height > 0);
+  const answers = [];
+  for (const solution of document.querySelectorAll("div.solution.dropdown")) {
+    const button = solution.querySelector("button.toggle-button");
+    const before = shown(solution);
+    if (button) button.click();
+    await new Promise((done) => requestAnimationFrame(() => setTimeout(done, 50)));
+    answers.push([solution.id, button !== null, before, shown(solution)]);
+  }
+  return answers;
+})()
+"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = Chromium(CHROMIUM)
+    yield chromium
+    chromium.close()
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p.stem[:2].isdigit()],
+                         ids=lambda p: p.stem)
+def test_solution_dropdowns_open_when_clicked(page, browser):
+    """A real click, in the browser: each solution is hidden until its button is clicked, and
+    shown after."""
+    browser.open(page)
+    answers = browser.evaluate(CLICK_EVERY_SOLUTION)
+    assert len(answers) >= 3, f"{page.name}: {len(answers)} solution dropdowns"
+    for solution, has_button, before, after in answers:
+        assert has_button, f"{page.name}: {solution} has no toggle button"
+        assert not before, f"{page.name}: {solution} is shown before any click"
+        assert after, f"{page.name}: {solution} stays hidden after its button is clicked"
