@@ -111,8 +111,9 @@ def load_lme4_star_reference() -> dict:
     """lme4 1.1-31's and lmerTest 3.1-3's fits of the kindergarten STAR sample, made by
     ``lme4_star.R`` (``lme4_star.json``): ``sample`` (its size and missing values), ``fits``
     (``school``, ``classes``, ``small_slope``, ``cltype_slopes``, ``school_by_type``,
-    ``covariates``, ``covariates_ml``), ``satterthwaite``, ``profile_intervals``, ``anova``
-    and ``predict``, each with its R call (``r_call``). Chapter 23."""
+    ``covariates``, ``covariates_ml``), ``satterthwaite``, ``profile_intervals``, ``anova``,
+    ``predict`` and ``grade1`` (the same model in grade 1, for a problem set), each with its R
+    call (``r_call``). Chapter 23."""
     return _json_file("lme4_star.json")
 
 

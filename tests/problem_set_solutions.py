@@ -103,3 +103,36 @@ def problem_5_2() -> dict:
     beta, se = fit.beta["YEAR[T.96]"], fit.se_beta["YEAR[T.96]"]
     z = stats.norm.ppf(0.975)
     return {"ratio": np.exp(beta), "interval": np.exp([beta - z * se, beta + z * se])}
+
+
+STAR_COLUMNS = ["math", "cltype", "sx", "ses", "eth", "exp"]
+STAR_MODEL = "math ~ cltype + sx + ses + minority + exp + (1 | sch) + (1 | tch)"
+
+
+def star_sample(grade: str):
+    """Chapter 23's sample of one grade: complete in the model's columns, with ``minority``."""
+    star = data.load_star()
+    sample = star[star["gr"] == grade].dropna(subset=STAR_COLUMNS).copy()
+    sample["minority"] = np.where(sample["eth"] == "W", "no", "yes")
+    return sample
+
+
+def problem_6_1() -> dict:
+    """STAR's grade 1: the small-class effect and the class and school standard deviations."""
+    sample = star_sample("1")
+    fit = lmm_teach.fit(STAR_MODEL, sample)
+    row = fit.coef_table("satterthwaite").loc["cltype[T.small]"]
+    sd = fit.varcorr.set_index("grp")["sdcor"]
+    return {"pupils": len(sample), "classes": sample["tch"].nunique(),
+            "schools": sample["sch"].nunique(), "effect": row["estimate"], "se": row["se"],
+            "df": row["df"], "p": row["p"], "sd_class": sd["tch"], "sd_school": sd["sch"]}
+
+
+def problem_6_2() -> dict:
+    """Kindergarten: the likelihood-ratio test of both class-type coefficients, by ML."""
+    sample = star_sample("K")
+    full = lmm_teach.fit(STAR_MODEL, sample, reml=False)
+    null = lmm_teach.fit(STAR_MODEL.replace("cltype + ", ""), sample, reml=False)
+    chisq = 2 * (full.loglik - null.loglik)
+    return {"chisq": chisq, "df": 2, "p": stats.chi2.sf(chisq, 2)}
+

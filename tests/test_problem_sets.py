@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_every_problem_has_a_solution():
     page = (ROOT / "book" / "problem_sets.md").read_text()
     stated = re.findall(r"^\*\*([IV]+)\.(\d) ", page, flags=re.MULTILINE)
-    roman = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5}
+    roman = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6}
     assert len(stated) >= 9 and {number for number, _ in stated} == set(roman)
     for number, k in stated:
         assert hasattr(solutions, f"problem_{roman[number]}_{k}"), f"{number}.{k}"
@@ -101,3 +101,31 @@ def test_5_2_the_rate_ratio_is_lme4s():
     np.testing.assert_allclose(answer["ratio"], np.exp(beta), rtol=1e-3)
     np.testing.assert_allclose(answer["interval"], np.exp([beta - 1.959964 * se,
                                                            beta + 1.959964 * se]), rtol=2e-3)
+
+
+def test_6_1_grade_one_is_lmertests():
+    # lmerTest::lmer(math ~ cltype + sx + ses + minority + exp + (1 | sch) + (1 | tch),
+    #                data = grade1)           (lme4_star.R)
+    answer, reference = solutions.problem_6_1(), data.load_lme4_star_reference()["grade1"]
+    assert answer["pupils"] == reference["nobs"]
+    assert (answer["classes"], answer["schools"]) == (reference["ngrps"]["tch"],
+                                                      reference["ngrps"]["sch"])
+    small = reference["satterthwaite"]["terms"].index("cltypesmall")
+    np.testing.assert_allclose(answer["effect"], reference["fixef"]["cltypesmall"],
+                               atol=0.01 * reference["se"]["cltypesmall"])
+    np.testing.assert_allclose(answer["se"], reference["se"]["cltypesmall"], rtol=2e-3)
+    np.testing.assert_allclose(answer["df"], reference["satterthwaite"]["df"][small], rtol=1e-3)
+    np.testing.assert_allclose(answer["p"], reference["satterthwaite"]["p"][small], rtol=2e-2)
+    sd = {row["grp"]: row["sdcor"] for row in reference["varcorr"]}
+    np.testing.assert_allclose([answer["sd_class"], answer["sd_school"]],
+                               [sd["tch"], sd["sch"]], rtol=2e-3)
+
+
+def test_6_2_the_class_type_test_is_lme4s():
+    # anova(lmer(math ~ sx + ses + minority + exp + (1|sch) + (1|tch)), fits$covariates)
+    answer = solutions.problem_6_2()
+    reference = data.load_lme4_star_reference()["anova"]["class_type"]
+    np.testing.assert_allclose(answer["chisq"], reference["chisq"], atol=2e-3)
+    assert answer["df"] == reference["df"]
+    np.testing.assert_allclose(answer["p"], reference["p"], rtol=1e-3)
+

@@ -16,7 +16,8 @@
 # (`objective`), fixef, se (sqrt(diag(vcov))), theta, sigma, VarCorr as a data frame, nobs,
 # ngrps, isSingular and lme4's convergence messages (`messages`). `covariates` adds lmerTest's
 # Satterthwaite table; `covariates_ml` lme4's profile intervals; `anova` lme4's likelihood-ratio
-# tables; `predict` predictions for new pupils.
+# tables; `predict` predictions for new pupils; `grade1` the model with covariates fitted to
+# grade 1, for the problem set of Part VI.
 suppressMessages({library(lme4); library(lmerTest); library(jsonlite)})
 
 star <- read.csv(file.path("lmm_teach", "data", "star.csv"), stringsAsFactors = FALSE,
@@ -97,6 +98,23 @@ pred_call <- "predict(fits$covariates, newdata, re.form = NA) and predict(fits$c
 out$predict <- list(r_call = pred_call, newdata = newdata,
                     population = unname(predict(fits$covariates, newdata, re.form = NA)),
                     conditional = unname(predict(fits$covariates, newdata)))
+
+# For the problem set of Part VI (book/problem_sets.md): the same model for grade 1 (rows with
+# gr == "1", complete in the same columns), with lmerTest's table; and the likelihood-ratio test
+# of class type in kindergarten (2 df; anova refits both by ML).
+grade1 <- star[star$gr == "1", ]
+grade1 <- grade1[complete.cases(grade1[, columns]), ]
+for (col in c("cltype", "sx", "ses", "sch", "tch")) grade1[[col]] <- factor(grade1[[col]])
+grade1$minority <- factor(ifelse(grade1$eth == "W", "no", "yes"))
+grade1_call <- "lmerTest::lmer(math ~ cltype + sx + ses + minority + exp + (1 | sch) + (1 | tch), data = grade1)"
+grade1_fit <- eval(parse(text = grade1_call))
+grade1_table <- summary(grade1_fit)$coefficients
+out$grade1 <- c(record(grade1_fit, grade1_call),
+                list(satterthwaite = list(terms = rownames(grade1_table),
+                                          df = grade1_table[, 3], p = grade1_table[, 5])))
+no_type_call <- "lme4::lmer(math ~ sx + ses + minority + exp + (1 | sch) + (1 | tch), data = sample)"
+fits$no_type <- eval(parse(text = no_type_call))
+out$anova$class_type <- c(lrt("anova(fits$no_type, fits$covariates)"), list(null_call = no_type_call))
 
 out$versions <- list(R = R.version.string, lme4 = as.character(packageVersion("lme4")),
                      lmerTest = as.character(packageVersion("lmerTest")))
