@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -35,16 +34,6 @@ pytestmark = [
     pytest.mark.skipif(not PAGES, reason="the book is not built (make book); the browser "
                        "check is skipped"),
 ]
-
-
-def rendered(page: Path) -> str:
-    """The page's DOM after its scripts ran, from headless Chromium with no network."""
-    done = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=8000",
-         "--proxy-server=127.0.0.1:9", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0 and "<body" in done.stdout, done.stderr[-500:]
-    return done.stdout
 
 
 def visible_text(dom: str) -> str:
@@ -72,56 +61,25 @@ def local_targets(dom: str, page: Path, attribute: str, tag: str) -> list[tuple[
     return targets
 
 
-@pytest.fixture(scope="module")
-def doms() -> dict[Path, str]:
-    return {}
-
-
-def _dom(doms: dict, page: Path) -> str:
-    if page not in doms:
-        doms[page] = rendered(page)
-    return doms[page]
-
-
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
-def test_math_is_rendered_offline(page, doms):
-    dom = _dom(doms, page)
-    text = visible_text(dom)
-    raw = [delimiter for delimiter in ("\\(", "\\[", "$$") if delimiter in text]
-    assert not raw, f"raw TeX delimiters {raw} left on {page.name}"
-    if 'class="math' in page.read_text():
-        assert "<mjx-container" in dom, f"no rendered math on {page.name}"
-
-
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
-def test_links_and_images_resolve(page, doms):
-    dom = _dom(doms, page)
-    for path, anchor in local_targets(dom, page, "href", "a"):
-        assert path.exists(), f"{page.name}: link to missing {path.relative_to(HTML)}"
-        if anchor and path.suffix == ".html":
-            target = _dom(doms, path) if path == page else path.read_text()
-            assert f'id="{anchor}"' in target, f"{page.name}: no #{anchor} in {path.name}"
-    for path, _ in local_targets(dom, page, "src", "img"):
-        assert path.exists(), f"{page.name}: missing image {path}"
-    for image in re.findall(r"<img\b[^>]*>", dom):
-        alt = re.search(r'\balt="([^"]*)"', image)
-        assert alt and describes(alt.group(1)), f"{page.name}: no descriptive alt text: {image}"
-
-
-# Clicks every solution's toggle button; answers [id, had a button, shown before, shown after].
-CLICK_EVERY_SOLUTION = r"""
+# Waits for MathJax's first typesetting, keeps the DOM, then clicks every solution's toggle
+# button; answers {dom, clicks: [[id, had a button, shown before, shown after], ...]}.
+LOAD_AND_CLICK = r"""
 (async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    await MathJax.startup.promise;
+  }
+  const dom = document.documentElement.outerHTML;
   const shown = (solution) => [...solution.children].some((child) =>
       !child.classList.contains("admonition-title") && child.getBoundingClientRect().height > 0);
-  const answers = [];
+  const clicks = [];
   for (const solution of document.querySelectorAll("div.solution.dropdown")) {
     const button = solution.querySelector("button.toggle-button");
     const before = shown(solution);
     if (button) button.click();
     await new Promise((done) => requestAnimationFrame(() => setTimeout(done, 50)));
-    answers.push([solution.id, button !== null, before, shown(solution)]);
+    clicks.push([solution.id, button !== null, before, shown(solution)]);
   }
-  return answers;
+  return {dom, clicks};
 })()
 """
 
@@ -133,13 +91,50 @@ def browser():
     chromium.close()
 
 
+@pytest.fixture(scope="module")
+def visits() -> dict[Path, dict]:
+    return {}
+
+
+def _visit(visits: dict, browser: Chromium, page: Path) -> dict:
+    """The page opened once in the browser: its DOM after its scripts ran, and the clicks."""
+    if page not in visits:
+        browser.open(page)
+        visits[page] = browser.evaluate(LOAD_AND_CLICK)
+    return visits[page]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
+def test_math_is_rendered_offline(page, visits, browser):
+    dom = _visit(visits, browser, page)["dom"]
+    text = visible_text(dom)
+    raw = [delimiter for delimiter in ("\\(", "\\[", "$$") if delimiter in text]
+    assert not raw, f"raw TeX delimiters {raw} left on {page.name}"
+    if 'class="math' in page.read_text():
+        assert "<mjx-container" in dom, f"no rendered math on {page.name}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
+def test_links_and_images_resolve(page, visits, browser):
+    dom = _visit(visits, browser, page)["dom"]
+    for path, anchor in local_targets(dom, page, "href", "a"):
+        assert path.exists(), f"{page.name}: link to missing {path.relative_to(HTML)}"
+        if anchor and path.suffix == ".html":
+            target = dom if path == page else path.read_text()
+            assert f'id="{anchor}"' in target, f"{page.name}: no #{anchor} in {path.name}"
+    for path, _ in local_targets(dom, page, "src", "img"):
+        assert path.exists(), f"{page.name}: missing image {path}"
+    for image in re.findall(r"<img\b[^>]*>", dom):
+        alt = re.search(r'\balt="([^"]*)"', image)
+        assert alt and describes(alt.group(1)), f"{page.name}: no descriptive alt text: {image}"
+
+
 @pytest.mark.parametrize("page", [p for p in PAGES if p.stem[:2].isdigit()],
                          ids=lambda p: p.stem)
-def test_solution_dropdowns_open_when_clicked(page, browser):
+def test_solution_dropdowns_open_when_clicked(page, visits, browser):
     """A real click, in the browser: each solution is hidden until its button is clicked, and
     shown after."""
-    browser.open(page)
-    answers = browser.evaluate(CLICK_EVERY_SOLUTION)
+    answers = _visit(visits, browser, page)["clicks"]
     assert len(answers) >= 3, f"{page.name}: {len(answers)} solution dropdowns"
     for solution, has_button, before, after in answers:
         assert has_button, f"{page.name}: {solution} has no toggle button"
