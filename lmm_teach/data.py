@@ -140,8 +140,7 @@ def load_glmer_quadrature_reference() -> dict:
 def _case(filename: str, name: str) -> dict:
     """The case called ``name`` of a reference file with a ``"cases"`` list, or a ValueError
     naming the cases it has."""
-    path = resources.files("lmm_teach").joinpath("data").joinpath(filename)
-    records = {case["name"]: case for case in json.loads(path.read_text())["cases"]}
+    records = {case["name"]: case for case in _json_file(filename)["cases"]}
     if name not in records:
         raise ValueError(f"{filename} has no case {name!r}; it has {sorted(records)}")
     return records[name]
@@ -149,8 +148,7 @@ def _case(filename: str, name: str) -> dict:
 
 def _json_records(filename: str) -> dict[str, dict]:
     """The records of a reference file in ``lmm_teach/data``, keyed by their ``"dataset"``."""
-    path = resources.files("lmm_teach").joinpath("data").joinpath(filename)
-    return {record["dataset"]: record for record in json.loads(path.read_text())}
+    return {record["dataset"]: record for record in _json_file(filename)}
 
 
 def _record(records: dict[str, dict], dataset: str, filename: str) -> dict:
@@ -231,8 +229,7 @@ def load_lme4_formula_reference(name: str, method: str) -> dict:
     ``theta_names``), ``nobs`` and lme4's ``X_columns``. Made by ``lme4_formulas.R``.
     """
     filename = "lme4_formula_reference.json"
-    records = {record["name"]: record for record in
-               json.loads(resources.files("lmm_teach").joinpath("data", filename).read_text())}
+    records = {record["name"]: record for record in _json_file(filename)}
     if name not in records:
         raise ValueError(f"{filename} has no model {name!r}; it has {sorted(records)}")
     if method not in ("ML", "REML"):
